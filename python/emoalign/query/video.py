@@ -25,6 +25,10 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".m
 # Seeking costs a keyframe lookup and a partial GOP decode; below this gap decoding straight
 # through is cheaper.
 _SEEK_GAP_S = 4.0
+# swscale's default is one thread per core for every conversion: for the few small frames of one
+# video, starting those threads costs ~10x the conversion itself, and videos are already decoded
+# in parallel. One thread gives the same pixels.
+_SCALE_THREADS = 1
 # Bumped whenever sampling or encoding changes, so stored plans from older code are not reused.
 _PLAN_VERSION = 1
 
@@ -170,7 +174,7 @@ def _grab(
             frames = container.decode(stream)
             prev = None
         if prev is not None and prev[0] >= target:
-            out.append((prev[0], prev[1].to_image()))
+            out.append((prev[0], prev[1].to_image(threads=_SCALE_THREADS)))
             continue
         chosen = None
         for frame in frames:
@@ -187,7 +191,7 @@ def _grab(
             chosen = prev
         if chosen is None:
             raise VideoError("no decodable frames")
-        out.append((chosen[0], chosen[1].to_image()))
+        out.append((chosen[0], chosen[1].to_image(threads=_SCALE_THREADS)))
     return out
 
 
