@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import aiohttp
+import orjson
 from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
@@ -30,6 +30,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from emoalign.query.bodies import Bodies
 from emoalign.query.cache import Cache
 from emoalign.query.cost import Usage
 from emoalign.query.providers.base import ProtocolError, Provider, Reply
@@ -153,6 +154,7 @@ class Engine:
         self._semaphore = asyncio.Semaphore(options.concurrency)
         self._rpm = AsyncLimiter(options.rpm, 60) if options.rpm else None
         self._tpm = AsyncLimiter(options.tpm, 60) if options.tpm else None
+        self._bodies = Bodies(provider, size=2 * options.concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: dict[str, asyncio.Future[Reply]] = {}
 
@@ -242,9 +244,8 @@ class Engine:
     async def _send(self, request: Request, images: ImageLoader | None) -> Reply:
         needed = request.image_digests
         loaded: Mapping[str, bytes] = await images() if (needed and images is not None) else {}
-        payload = self.provider.payload(request, loaded)
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        tokens = estimate_tokens(request)
+        body = self._bodies.get(request, loaded)
+        tokens = estimate_tokens(request) if self._tpm is not None else 0
         try:
             # Most requests succeed at once; tenacity is only set up for those that do not.
             return await self._attempt(body, tokens)
@@ -309,7 +310,7 @@ class Engine:
                 raise TransientError(message, retry_after)
             raise RequestFailed(message)
         try:
-            return self.provider.parse(json.loads(raw))
+            return self.provider.parse(orjson.loads(raw))
         except (ValueError, ProtocolError) as exc:
             raise TransientError(
                 f"malformed response body: {self.provider.redact(str(exc))}"

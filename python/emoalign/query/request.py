@@ -42,15 +42,20 @@ class Request:
     max_tokens: int
     # Part of the key only: it makes repeated samples of the same prompt distinct cache entries.
     repeat: int = 0
+    _content: tuple[str, str] | None = field(default=None, compare=False, repr=False)
     _fingerprint: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def image_digests(self) -> list[str]:
         return [p.digest for t in self.turns for p in t.parts if isinstance(p, Image)]
 
-    def fingerprint(self) -> str:
-        """Canonical JSON of everything in the request that decides the answer."""
-        if self._fingerprint is None:
+    def content(self) -> tuple[str, str]:
+        """Canonical JSON of what decides the answer apart from ``repeat``, and of the schema.
+
+        Requests that differ only in ``repeat`` have equal content: they send the same body.
+        Computed once and shared by the copies :meth:`for_repeat` makes.
+        """
+        if self._content is None:
             turns = [
                 [
                     t.role,
@@ -61,10 +66,25 @@ class Request:
                 ]
                 for t in self.turns
             ]
-            doc = [turns, self.schema_name, self.temperature, self.max_tokens, self.repeat]
+            doc = [turns, self.schema_name, self.temperature, self.max_tokens]
             text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-            object.__setattr__(self, "_fingerprint", f"{text}|{canonical_schema(self.schema)}")
+            object.__setattr__(self, "_content", (text, canonical_schema(self.schema)))
+        return self._content  # type: ignore[return-value]
+
+    def fingerprint(self) -> str:
+        """Canonical JSON of everything in the request that decides the answer."""
+        if self._fingerprint is None:
+            doc, schema = self.content()
+            # Byte for byte the JSON of [turns, name, temperature, max_tokens, repeat] that keyed
+            # the cache before content() was split out, so existing caches still hit.
+            text = f"{doc[:-1]},{self.repeat}]|{schema}"
+            object.__setattr__(self, "_fingerprint", text)
         return self._fingerprint  # type: ignore[return-value]
+
+    def for_repeat(self, repeat: int) -> Request:
+        """The same prompt as sample ``repeat``, sharing the content computed once for all."""
+        self.content()
+        return replace(self, repeat=repeat, _fingerprint=None)
 
     def with_correction(self, raw_reply: str, reason: str) -> Request:
         """The conversation extended by the invalid reply and a request to fix it."""
@@ -77,7 +97,7 @@ class Request:
             Turn("assistant", (Text(raw_reply),)),
             Turn("user", (Text(correction),)),
         )
-        return replace(self, turns=turns, _fingerprint=None)
+        return replace(self, turns=turns, _content=None, _fingerprint=None)
 
 
 # Canonical JSON of schemas seen, by identity: every request of a study shares one schema object,

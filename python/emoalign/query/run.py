@@ -149,11 +149,19 @@ class _Study:
                 self._fail(video_id, 0, repeat, "video_error", str(exc))
             return
         sidecar = find_transcript(path)
-        units = [
-            self._unit(video_id, plan, w, repeat, sidecar, decode)
-            for w in range(len(plan.windows))
-            for repeat in range(self.options.repeats)
-        ]
+        units = []
+        for w in range(len(plan.windows)):
+            # One prompt per window; its samples share its canonical form and encoded body.
+            try:
+                prompt = self._request(plan, w, sidecar)
+            except OSError as exc:  # an unreadable transcript fails this window's units only
+                for repeat in range(self.options.repeats):
+                    self._fail(video_id, w, repeat, "video_error", str(exc) or type(exc).__name__)
+                continue
+            units += [
+                self._unit(video_id, plan, w, prompt.for_repeat(repeat), sidecar, decode)
+                for repeat in range(self.options.repeats)
+            ]
         await asyncio.gather(*units)
 
     async def _unit(
@@ -161,7 +169,7 @@ class _Study:
         video_id: str,
         plan: VideoPlan,
         w: int,
-        repeat: int,
+        request: Request,
         sidecar: Path | None,
         decode: Callable[[], Awaitable[VideoPlan]],
     ) -> None:
@@ -175,15 +183,14 @@ class _Study:
             return images
 
         parse = self.task.parse
+        repeat = request.repeat
         try:
             try:
-                outcome = await self.engine.ask(
-                    self._request(plan, w, repeat, sidecar), parse, loader(plan)
-                )
+                outcome = await self.engine.ask(request, parse, loader(plan))
             except FramesChanged:
                 fresh = await decode()
                 outcome = await self.engine.ask(
-                    self._request(fresh, w, repeat, sidecar), parse, loader(fresh)
+                    self._request(fresh, w, sidecar).for_repeat(repeat), parse, loader(fresh)
                 )
         except (VideoError, OSError) as exc:
             self._fail(video_id, w, repeat, "video_error", str(exc) or type(exc).__name__)
@@ -202,7 +209,7 @@ class _Study:
                 outcome.reply_id,
             )
 
-    def _request(self, plan: VideoPlan, w: int, repeat: int, sidecar: Path | None) -> Request:
+    def _request(self, plan: VideoPlan, w: int, sidecar: Path | None) -> Request:
         window = plan.windows[w]
         transcript = transcript_text(sidecar, window.start, window.end) if sidecar else None
         return self.task.request(
@@ -211,7 +218,7 @@ class _Study:
             transcript=transcript,
             temperature=self.options.temperature,
             max_tokens=self.options.max_tokens,
-            repeat=repeat,
+            repeat=0,
         )
 
     def _fail(
