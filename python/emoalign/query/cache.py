@@ -1,8 +1,9 @@
 """Persistent cache of paid replies and of video sampling plans, in SQLite (WAL mode).
 
-Every reply is committed in its own transaction the moment it arrives, so a run killed at any
-point (Ctrl-C, crash, ``kill -9``) keeps every reply it paid for. WAL with ``synchronous=NORMAL``
-survives a process crash; only an operating-system crash can lose the last transactions.
+Replies are committed as they arrive, a few per transaction (see :mod:`.commits`), and nothing
+uses a reply before its commit: a run killed at any point (Ctrl-C, crash, ``kill -9``) keeps every
+reply it relied on. WAL with ``synchronous=NORMAL`` survives a process crash; only an
+operating-system crash can lose the last transactions.
 Replies are keyed by :func:`emoalign.query.request.cache_key`; API keys are never stored.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from emoalign.query.providers.base import Reply
@@ -60,11 +62,18 @@ class Cache:
         ).fetchone()
         return None if row is None else Reply(*row)
 
-    def put_reply(self, key: str, reply: Reply) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-            (key, reply.text, reply.reply_id, reply.tokens_in, reply.tokens_out, time.time()),
-        )
+    def put_replies(self, replies: Sequence[tuple[str, Reply]]) -> None:
+        """Store ``(key, reply)`` pairs in one transaction: all of them, or none on error."""
+        now = time.time()
+        rows = [(k, r.text, r.reply_id, r.tokens_in, r.tokens_out, now) for k, r in replies]
+        self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def get_plan(self, key: str) -> str | None:
         row = self._db.execute("SELECT plan FROM plans WHERE key = ?", (key,)).fetchone()

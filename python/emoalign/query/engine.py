@@ -1,8 +1,9 @@
 """The request engine: bounded concurrency, rate limits, retries, cache, validation re-asks.
 
-``Engine.ask`` turns one :class:`Request` into an :class:`Outcome`. Each HTTP reply is cached
-before it is validated, so a re-ask chain interrupted midway resumes from its last paid reply and
-a replay re-validates cached text without any network call.
+``Engine.ask`` turns one :class:`Request` into an :class:`Outcome`. Each HTTP reply is committed
+to the cache before it is validated or shared (see :mod:`.commits`), so a re-ask chain
+interrupted midway resumes from its last paid reply and a replay re-validates cached text without
+any network call.
 
 Transport failures (timeouts, resets, 429/5xx, malformed bodies) are retried by tenacity with
 exponential backoff and jitter, or after the server's ``retry-after-ms`` / ``Retry-After``. They
@@ -32,6 +33,7 @@ from tenacity import (
 
 from emoalign.query.bodies import Bodies
 from emoalign.query.cache import Cache
+from emoalign.query.commits import GroupCommit
 from emoalign.query.cost import Usage
 from emoalign.query.providers.base import ProtocolError, Provider, Reply
 from emoalign.query.request import Request, Text, cache_key
@@ -154,6 +156,7 @@ class Engine:
         self._semaphore = asyncio.Semaphore(options.concurrency)
         self._rpm = AsyncLimiter(options.rpm, 60) if options.rpm else None
         self._tpm = AsyncLimiter(options.tpm, 60) if options.tpm else None
+        self._commits = GroupCommit(cache) if cache is not None else None
         self._bodies = Bodies(provider, size=2 * options.concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: dict[str, asyncio.Future[Reply]] = {}
@@ -169,6 +172,8 @@ class Engine:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._commits is not None:
+            self._commits.close()  # replies whose callers were cancelled were still paid for
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -217,7 +222,8 @@ class Engine:
         """Send, unless an identical request is already in flight: then share its reply.
 
         Identical prompts (two samples with the same words, say) would otherwise both miss the
-        cache and both be paid for.
+        cache and both be paid for. The reply is returned, and shared, only once committed; until
+        then the request stays in flight, so nothing else can use or ask for it either.
         """
         pending = self._inflight.get(key)
         if pending is not None:
@@ -229,6 +235,8 @@ class Engine:
         self._inflight[key] = future
         try:
             reply = await self._send(request, images)
+            if self._commits is not None:
+                await self._commits.put(key, reply)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # marks it retrieved: no "never retrieved" warning without waiters
@@ -236,8 +244,6 @@ class Engine:
         finally:
             del self._inflight[key]
         future.set_result(reply)
-        if self.cache is not None:
-            self.cache.put_reply(key, reply)
         self.usage.add_paid(self.provider.model, reply)
         return reply
 
