@@ -11,6 +11,7 @@ mod py;
 pub mod rank;
 pub mod real;
 pub mod rsa;
+pub mod simd;
 pub mod threads;
 
 use pyo3::prelude::*;

@@ -15,6 +15,7 @@ use super::blocks;
 use super::sinkhorn::Marginals;
 use crate::error::CoreResult;
 use crate::real::Real;
+use crate::simd::{self, vectorised};
 use crate::threads::install;
 use rayon::prelude::*;
 
@@ -24,25 +25,29 @@ pub fn marginals<T: Real>(k: &[T], u: &[f64], v: &[f64]) -> (Vec<f64>, Vec<f64>)
     let parts: Vec<(Vec<f64>, Vec<f64>)> = k
         .par_chunks(blocks::ROWS * m)
         .zip(u.par_chunks(blocks::ROWS))
-        .map(|(kb, ub)| {
-            let (mut rows, mut cols) = (Vec::with_capacity(ub.len()), vec![0.0; m]);
-            for (kr, &ui) in kb.chunks(m).zip(ub) {
-                let mut rs = 0.0;
-                for ((c, &kij), &vj) in cols.iter_mut().zip(kr).zip(v) {
-                    let pij = ui * kij.f64() * vj;
-                    rs += pij;
-                    *c += pij;
-                }
-                rows.push(rs);
-            }
-            (rows, cols)
-        })
+        .map(|(kb, ub)| marginals_block(kb, ub, v))
         .collect();
     let rows = parts.iter().flat_map(|(r, _)| r.iter().copied()).collect();
     (
         rows,
         blocks::sum_columns(parts.into_iter().map(|(_, c)| c), m),
     )
+}
+
+vectorised! {
+/// `marginals` over one block of rows.
+fn marginals_block<T: Real>(kb: &[T], ub: &[f64], v: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let m = v.len();
+    let (mut rows, mut cols) = (Vec::with_capacity(ub.len()), vec![0.0; m]);
+    for (kr, &ui) in kb.chunks(m).zip(ub) {
+        rows.push(ui * simd::dot(kr, v));
+        cols.iter_mut()
+            .zip(kr)
+            .zip(v)
+            .for_each(|((c, &kij), &vj)| *c += ui * kij.f64() * vj);
+    }
+    (rows, cols)
+}
 }
 
 fn l1_error(rows: &[f64], cols: &[f64], marg: &Marginals) -> f64 {
@@ -68,20 +73,7 @@ fn hessian_times<T: Real>(
         .par_chunks(b * m)
         .zip(u.par_chunks(b).zip(x.par_chunks(b)))
         .zip(rows.par_chunks(b))
-        .map(|((kb, (ub, xb)), rb)| {
-            let (mut hx, mut acc) = (Vec::with_capacity(ub.len()), vec![0.0; m]);
-            for (((kr, &ui), &xi), &ri) in kb.chunks(m).zip(ub).zip(xb).zip(rb) {
-                let mut t = 0.0;
-                let w = ui * xi;
-                for ((a, &kij), &vyj) in acc.iter_mut().zip(kr).zip(&vy) {
-                    let kf = kij.f64();
-                    t += kf * vyj;
-                    *a += kf * w;
-                }
-                hx.push(ri * xi + ui * t);
-            }
-            (hx, acc)
-        })
+        .map(|((kb, (ub, xb)), rb)| hessian_block(kb, ub, xb, rb, &vy))
         .collect();
     let hx = parts.iter().flat_map(|(h, _)| h.iter().copied()).collect();
     let acc = blocks::sum_columns(parts.into_iter().map(|(_, a)| a), m);
@@ -93,6 +85,28 @@ fn hessian_times<T: Real>(
         .map(|(((c, yj), vj), s)| c * yj + vj * s)
         .collect();
     (hx, hy)
+}
+
+vectorised! {
+/// `hessian_times` over one block of rows: (H x)_i for its rows and its share of Kᵀ diag(u) x.
+fn hessian_block<T: Real>(
+    kb: &[T],
+    ub: &[f64],
+    xb: &[f64],
+    rb: &[f64],
+    vy: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let m = vy.len();
+    let (mut hx, mut acc) = (Vec::with_capacity(ub.len()), vec![0.0; m]);
+    for (((kr, &ui), &xi), &ri) in kb.chunks(m).zip(ub).zip(xb).zip(rb) {
+        hx.push(ri * xi + ui * simd::dot(kr, vy));
+        let w = ui * xi;
+        acc.iter_mut()
+            .zip(kr)
+            .for_each(|(a, &kij)| *a += kij.f64() * w);
+    }
+    (hx, acc)
+}
 }
 
 fn dot2(a: (&[f64], &[f64]), b: (&[f64], &[f64])) -> f64 {

@@ -13,6 +13,7 @@
 use super::blocks;
 use crate::error::{CoreError, CoreResult};
 use crate::real::Real;
+use crate::simd::{self, vectorised};
 use crate::threads::install;
 use rayon::prelude::*;
 
@@ -46,28 +47,9 @@ pub struct InnerStats {
     pub converged: bool,
 }
 
-/// ⟨row, v⟩ with f64 accumulation, eight lanes wide so it vectorises.
-#[inline]
-fn dot<T: Real>(row: &[T], v: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (cr, cv) = (row.chunks_exact(8), v.chunks_exact(8));
-    let tail: f64 = cr
-        .remainder()
-        .iter()
-        .zip(cv.remainder())
-        .map(|(&k, &w)| k.f64() * w)
-        .sum();
-    for (k, w) in cr.zip(cv) {
-        for l in 0..8 {
-            acc[l] += k[l].f64() * w[l];
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
 impl<T: Real> Gradient<'_, T> {
     /// Writes z_j = (w_j − M_ij)/ε [+ ln T_ij] for row i, given a potential `w` over the other side.
-    #[inline]
+    #[inline(always)]
     fn exponents(&self, i: usize, m: usize, eps: f64, w_minus_beta: &[f64], out: &mut [f64]) {
         let s = self.scale / eps;
         let a = -s * self.alpha[i];
@@ -94,45 +76,64 @@ impl<T: Real> Gradient<'_, T> {
 /// Exact log-domain update of g for the current f: g_j = ε ln q_j − ε LSE_i((f_i − M_ij)/ε).
 /// Two passes (column maxima, then sums of exponentials), used only to (re)stabilise.
 pub fn update_g_log<T: Real>(grad: &Gradient<T>, pot: &mut Potentials, marg: &Marginals, eps: f64) {
-    let (n, m) = (pot.f.len(), pot.g.len());
+    let m = pot.g.len();
     let zero_g = vec![0.0; m];
     let col_part = grad.column_part(&zero_g, eps); // −s·β_j/ε: g's old value is not used
-    let row_pass = |init: f64, body: &(dyn Fn(&mut [f64], &[f64]) + Sync)| -> Vec<Vec<f64>> {
-        (0..n.div_ceil(blocks::ROWS))
-            .into_par_iter()
-            .map(|blk| {
-                let (mut acc, mut z) = (vec![init; m], vec![0.0; m]);
-                for i in blk * blocks::ROWS..((blk + 1) * blocks::ROWS).min(n) {
-                    grad.exponents(i, m, eps, &col_part, &mut z);
-                    let fi = pot.f[i] / eps;
-                    z.iter_mut().for_each(|v| *v += fi);
-                    body(&mut acc, &z);
-                }
-                acc
-            })
-            .collect()
-    };
+    let blocks = pot.f.len().div_ceil(blocks::ROWS);
     // Maxima are exact in any order; sums are combined in block order.
-    let col_max = row_pass(f64::NEG_INFINITY, &|acc, z| {
-        acc.iter_mut().zip(z).for_each(|(a, &v)| *a = a.max(v))
-    })
-    .into_iter()
-    .fold(vec![f64::NEG_INFINITY; m], |mut a, b| {
-        a.iter_mut().zip(b).for_each(|(x, y)| *x = x.max(y));
-        a
-    });
+    let col_max = (0..blocks)
+        .into_par_iter()
+        .map(|blk| column_block(grad, &pot.f, blk, eps, &col_part, None))
+        .reduce(
+            || vec![f64::NEG_INFINITY; m],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x = x.max(y));
+                a
+            },
+        );
     let col_sum = blocks::sum_columns(
-        row_pass(0.0, &|acc, z| {
-            acc.iter_mut()
-                .zip(z)
-                .zip(&col_max)
-                .for_each(|((a, &v), &mx)| *a += (v - mx).exp())
-        }),
+        (0..blocks)
+            .into_par_iter()
+            .map(|blk| column_block(grad, &pot.f, blk, eps, &col_part, Some(&col_max)))
+            .collect::<Vec<_>>(),
         m,
     );
     for j in 0..m {
         pot.g[j] = eps * (marg.q[j].ln() - col_max[j] - col_sum[j].ln());
     }
+}
+
+vectorised! {
+/// Over one block of rows of the exponents z_ij = (f_i − M_ij)/ε: their column maxima, or with
+/// `shift` = those maxima, the column sums of exp(z_ij − shift_j).
+fn column_block<T: Real>(
+    grad: &Gradient<T>,
+    f: &[f64],
+    blk: usize,
+    eps: f64,
+    col_part: &[f64],
+    shift: Option<&[f64]>,
+) -> Vec<f64> {
+    let m = col_part.len();
+    let mut z = vec![0.0; m];
+    let mut acc = vec![if shift.is_some() { 0.0 } else { f64::NEG_INFINITY }; m];
+    for (i, &fi) in f.iter().enumerate().skip(blk * blocks::ROWS).take(blocks::ROWS) {
+        grad.exponents(i, m, eps, col_part, &mut z);
+        let fi = fi / eps;
+        match shift {
+            None => acc
+                .iter_mut()
+                .zip(&z)
+                .for_each(|(a, &v)| *a = a.max(v + fi)),
+            Some(mx) => acc
+                .iter_mut()
+                .zip(&z)
+                .zip(mx)
+                .for_each(|((a, &v), &x)| *a += simd::exp(v + fi - x)),
+        }
+    }
+    acc
+}
 }
 
 /// Builds K for the current g, choosing f_i so that each row's largest entry is 1 (an exact
@@ -152,17 +153,12 @@ pub fn build_kernel<T: Real>(
         .with_min_len(blocks::ROWS)
         .map_init(
             || vec![0.0; m],
-            |z, (i, (row, fi))| {
-                grad.exponents(i, m, eps, &col_part, z);
-                let mx = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                if !mx.is_finite() {
-                    return true;
+            |z, (i, (row, fi))| match kernel_row(grad, i, eps, &col_part, z, row) {
+                Some(mx) => {
+                    *fi = -eps * mx;
+                    false
                 }
-                row.iter_mut()
-                    .zip(z.iter())
-                    .for_each(|(o, &e)| *o = T::of((e - mx).exp()));
-                *fi = -eps * mx;
-                false
+                None => true,
             },
         )
         .any(|b| b);
@@ -173,6 +169,28 @@ pub fn build_kernel<T: Real>(
         )));
     }
     Ok(())
+}
+
+vectorised! {
+/// Row i of K = exp(z − max z) for the exponents z, returning max z (None if it is not finite).
+fn kernel_row<T: Real>(
+    grad: &Gradient<T>,
+    i: usize,
+    eps: f64,
+    col_part: &[f64],
+    z: &mut [f64],
+    row: &mut [T],
+) -> Option<f64> {
+    grad.exponents(i, row.len(), eps, col_part, z);
+    let mx = simd::max(z);
+    if !mx.is_finite() {
+        return None;
+    }
+    row.iter_mut()
+        .zip(z.iter())
+        .for_each(|(o, &e)| *o = T::of(simd::exp(e - mx)));
+    Some(mx)
+}
 }
 
 /// One Sinkhorn iteration in a single read of K: u_i ← u_i^(1−ω) (p_i / (K v)_i)^ω, plus the
@@ -189,25 +207,37 @@ fn fused_iteration<T: Real>(
         .par_chunks(blocks::ROWS * m)
         .zip(u.par_chunks_mut(blocks::ROWS))
         .zip(p.par_chunks(blocks::ROWS))
-        .map(|((kb, ub), pb)| {
-            let (mut s, mut row_err) = (vec![0.0; m], 0.0);
-            for ((row, ui), &pi) in kb.chunks(m).zip(ub.iter_mut()).zip(pb) {
-                let r = dot(row, v);
-                row_err += (*ui * r - pi).abs();
-                *ui = relax(*ui, pi / r, omega);
-                let w = *ui;
-                s.iter_mut()
-                    .zip(row)
-                    .for_each(|(sj, &kij)| *sj += w * kij.f64());
-            }
-            (s, row_err)
-        })
+        .map(|((kb, ub), pb)| fused_block(kb, ub, pb, v, omega))
         .collect();
     let row_err = parts.iter().map(|(_, e)| e).sum();
     (
         blocks::sum_columns(parts.into_iter().map(|(s, _)| s), m),
         row_err,
     )
+}
+
+vectorised! {
+/// `fused_iteration` over one block of rows.
+fn fused_block<T: Real>(
+    kb: &[T],
+    ub: &mut [f64],
+    pb: &[f64],
+    v: &[f64],
+    omega: f64,
+) -> (Vec<f64>, f64) {
+    let m = v.len();
+    let (mut s, mut row_err) = (vec![0.0; m], 0.0);
+    for ((row, ui), &pi) in kb.chunks(m).zip(ub.iter_mut()).zip(pb) {
+        let r = simd::dot(row, v);
+        row_err += (*ui * r - pi).abs();
+        *ui = relax(*ui, pi / r, omega);
+        let w = *ui;
+        s.iter_mut()
+            .zip(row)
+            .for_each(|(sj, &kij)| *sj += w * kij.f64());
+    }
+    (s, row_err)
+}
 }
 
 /// The over-relaxed scaling update x^(1−ω) · target^ω (plain Sinkhorn at ω = 1).
@@ -429,31 +459,7 @@ pub fn write_plan<T: Real>(
         .zip(input.par_chunks(rows * m))
         .zip(k.par_chunks(rows * m))
         .zip(sc.u.par_chunks(rows).zip(marg.p.par_chunks(rows)))
-        .map(|(((tb, ob), kb), (ub, pb))| {
-            let (mut diff, mut norm, mut row_err, mut col) = (0.0, 0.0, 0.0, vec![0.0; m]);
-            for ((((t, old), kr), &ui), &pi) in tb
-                .chunks_mut(m)
-                .zip(ob.chunks(m))
-                .zip(kb.chunks(m))
-                .zip(ub)
-                .zip(pb)
-            {
-                let mut row_sum = 0.0;
-                for ((((tij, &oij), &kij), &vj), cj) in
-                    t.iter_mut().zip(old).zip(kr).zip(&sc.v).zip(col.iter_mut())
-                {
-                    let new = T::of(ui * kij.f64() * vj);
-                    let (nv, ov) = (new.f64(), oij.f64());
-                    diff += (nv - ov) * (nv - ov);
-                    norm += nv * nv;
-                    row_sum += nv;
-                    *cj += nv;
-                    *tij = new;
-                }
-                row_err += (row_sum - pi).abs();
-            }
-            ([diff, norm, row_err], col)
-        })
+        .map(|(((tb, ob), kb), (ub, pb))| plan_block(tb, ob, kb, ub, pb, &sc.v))
         .collect();
     let [diff, norm, row_err] = parts.iter().fold([0.0; 3], |a, (b, _)| {
         [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
@@ -469,4 +475,62 @@ pub fn write_plan<T: Real>(
         absolute_change: diff.sqrt(),
         marginal_error: row_err.max(col_err),
     }
+}
+
+vectorised! {
+/// `write_plan` over one block of rows: ([Σ (new − old)², Σ new², Σ_i |row_i − p_i|], column sums).
+fn plan_block<T: Real>(
+    tb: &mut [T],
+    ob: &[T],
+    kb: &[T],
+    ub: &[f64],
+    pb: &[f64],
+    v: &[f64],
+) -> ([f64; 3], Vec<f64>) {
+    const L: usize = 8;
+    let m = v.len();
+    let (mut diff, mut norm, mut row_err, mut col) = ([0.0; L], [0.0; L], 0.0, vec![0.0; m]);
+    for ((((t, old), kr), &ui), &pi) in tb
+        .chunks_mut(m)
+        .zip(ob.chunks(m))
+        .zip(kb.chunks(m))
+        .zip(ub)
+        .zip(pb)
+    {
+        let mut row_sum = [0.0; L];
+        // Eight columns at a time into eight accumulators, then the remainder into lane 0.
+        let split = m - m % L;
+        let lanes = t[..split]
+            .chunks_exact_mut(L)
+            .zip(old[..split].chunks_exact(L))
+            .zip(kr[..split].chunks_exact(L))
+            .zip(v[..split].chunks_exact(L))
+            .zip(col[..split].chunks_exact_mut(L));
+        for ((((tc, oc), kc), vc), cc) in lanes {
+            for l in 0..L {
+                let new = T::of(ui * kc[l].f64() * vc[l]);
+                let (nv, ov) = (new.f64(), oc[l].f64());
+                diff[l] += (nv - ov) * (nv - ov);
+                norm[l] += nv * nv;
+                row_sum[l] += nv;
+                cc[l] += nv;
+                tc[l] = new;
+            }
+        }
+        for j in split..m {
+            let new = T::of(ui * kr[j].f64() * v[j]);
+            let (nv, ov) = (new.f64(), old[j].f64());
+            diff[0] += (nv - ov) * (nv - ov);
+            norm[0] += nv * nv;
+            row_sum[0] += nv;
+            col[j] += nv;
+            t[j] = new;
+        }
+        row_err += (row_sum.iter().sum::<f64>() - pi).abs();
+    }
+    (
+        [diff.iter().sum(), norm.iter().sum(), row_err],
+        col,
+    )
+}
 }
