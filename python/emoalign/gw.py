@@ -103,9 +103,13 @@ def entropic_gw(
     ``p`` and ``q`` default to uniform weights. ``G0`` is the initial plan (default p qᵀ);
     ``potentials`` are the (f, g) of an earlier result, to warm-start it. Stops when the plan's
     change ‖T_k − T_{k−1}‖_F, relative to ‖T_k‖_F (``relative_tol=True``) or absolute as in POT,
-    falls to ``tol`` (floored at the dtype's precision) with the last projection solved to an L1
+    falls to ``tol`` (floored at what the dtype resolves: ten ulp of the plan, and the gradient's
+    rounding amplified by 1/ε) with the last projection solved to an L1
     marginal error of ``inner_tol``. ``accelerate`` switches on Anderson acceleration of the
-    outer iteration once it converges slowly (PGD only; same fixed points, fewer iterations).
+    outer iteration once it converges slowly (PGD only; far fewer iterations at small ε).
+    Anderson converges to saddles as readily as to minima, so its fixed point is then checked by
+    30 plain steps, which must contract; from a saddle they drift away, as POT's iteration does,
+    and the solve continues plainly.
     ``callback(iteration, relative_change, marginal_error, sinkhorn_iterations)`` runs after
     each outer iteration; Ctrl-C interrupts.
     A run that does not converge warns with :class:`ConvergenceWarning` and says so in

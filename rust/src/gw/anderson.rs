@@ -5,6 +5,8 @@
 //! reaches the same fixed point in far fewer gradient evaluations. The solver only switches it on
 //! once the plain iteration is in its slow linear regime, so it accelerates the approach to the
 //! fixed point the plain iteration is already converging to, rather than jumping between basins.
+//! Even so it can converge to a saddle that plain iteration passes slowly before leaving it
+//! (found by the comparison with POT), so the solver verifies its fixed point by plain steps.
 
 use crate::error::CoreResult;
 use crate::memory;

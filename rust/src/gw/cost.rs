@@ -68,6 +68,9 @@ pub trait GwCost<T: Real>: Sync {
     fn beta(&self) -> &[f64];
     /// s in M = s · (α ⊕ β − X).
     fn scale(&self) -> f64;
+    /// (α, β) for other marginals: f1(C1)·rows and f2(C2)·cols (summed over the transposed
+    /// pair when asymmetric).
+    fn constants(&self, rows: &[f64], cols: &[f64]) -> (Vec<f64>, Vec<f64>);
     /// Writes X = h1(C1) · T · h2(C2)ᵀ (summed over the transposed pair when asymmetric) into
     /// `out`; `scratch` is an n × m buffer the implementation may overwrite.
     fn cross(&self, plan: &[T], scratch: &mut [T], out: &mut [T]);
@@ -75,9 +78,11 @@ pub trait GwCost<T: Real>: Sync {
 
 /// Dense n × n and m × m cost matrices.
 pub struct DenseCost<T> {
-    /// (h1(C1), h2(C2)) pairs: one for symmetric costs, two (the second transposed) otherwise.
+    /// (C1, C2) pairs: one for symmetric costs, two (the second transposed) otherwise.
     pairs: Vec<(Dense<T>, Dense<T>)>,
-    h2_scale: f64,
+    /// h2(C2) of each pair, where it is not C2 itself (kl_loss).
+    h2: Option<Vec<Dense<T>>>,
+    loss: Loss,
     alpha: Vec<f64>,
     beta: Vec<f64>,
     scale: f64,
@@ -112,35 +117,27 @@ impl<T: Real> DenseCost<T> {
         loss: Loss,
         symmetric: bool,
     ) -> Self {
-        let mut alpha = matvec(&c1, |a| loss.f1(a), p);
-        let mut beta = matvec(&c2, |b| loss.f2(b), q);
-        let h1 = |c: &Dense<T>| c.clone(); // h1(a) = a for both losses
-        let h2 = |c: &Dense<T>| {
-            if loss == Loss::Square {
-                c.clone()
-            } else {
-                mapped(c, |b| loss.h2(b))
-            }
-        };
-        let mut pairs = vec![(h1(&c1), h2(&c2))];
+        let mut pairs = Vec::with_capacity(2);
         if !symmetric {
-            let (c1t, c2t) = (c1.transposed(), c2.transposed());
-            alpha
-                .iter_mut()
-                .zip(matvec(&c1t, |a| loss.f1(a), p))
-                .for_each(|(a, x)| *a += x);
-            beta.iter_mut()
-                .zip(matvec(&c2t, |b| loss.f2(b), q))
-                .for_each(|(b, x)| *b += x);
-            pairs.push((h1(&c1t), h2(&c2t)));
+            pairs.push((c1.transposed(), c2.transposed()));
         }
-        Self {
+        pairs.insert(0, (c1, c2));
+        let h2 = (loss == Loss::Kl).then(|| {
+            pairs
+                .iter()
+                .map(|(_, c2)| mapped(c2, |b| loss.h2(b)))
+                .collect()
+        });
+        let mut cost = Self {
             pairs,
-            h2_scale: loss.h2_scale(),
-            alpha,
-            beta,
+            h2,
+            loss,
+            alpha: Vec::new(),
+            beta: Vec::new(),
             scale: if symmetric { 2.0 } else { 1.0 },
-        }
+        };
+        (cost.alpha, cost.beta) = cost.constants(p, q);
+        cost
     }
 }
 
@@ -161,10 +158,27 @@ impl<T: Real> GwCost<T> for DenseCost<T> {
         self.scale
     }
 
+    fn constants(&self, rows: &[f64], cols: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (n, m) = self.shape();
+        let (mut alpha, mut beta) = (vec![0.0; n], vec![0.0; m]);
+        for (c1, c2) in &self.pairs {
+            alpha
+                .iter_mut()
+                .zip(matvec(c1, |a| self.loss.f1(a), rows))
+                .for_each(|(a, x)| *a += x);
+            beta.iter_mut()
+                .zip(matvec(c2, |b| self.loss.f2(b), cols))
+                .for_each(|(b, x)| *b += x);
+        }
+        (alpha, beta)
+    }
+
     fn cross(&self, plan: &[T], scratch: &mut [T], out: &mut [T]) {
         let (n, m) = self.shape();
         let t = MatRef::from_row_major_slice(plan, n, m);
-        for (k, (hc1, hc2)) in self.pairs.iter().enumerate() {
+        for (k, (hc1, c2)) in self.pairs.iter().enumerate() {
+            // h1(C1) = C1 for both losses.
+            let hc2 = self.h2.as_ref().map_or(c2, |h| &h[k]);
             T::gemm(view_mut(scratch, n, m), false, hc1.view(), t, T::one());
             let y = MatRef::from_row_major_slice(scratch, n, m);
             T::gemm(
@@ -172,7 +186,7 @@ impl<T: Real> GwCost<T> for DenseCost<T> {
                 k > 0,
                 y,
                 hc2.view().transpose(),
-                T::of(self.h2_scale),
+                T::of(self.loss.h2_scale()),
             );
         }
     }

@@ -9,12 +9,14 @@
 //! once it settles), and every n × m pass is fused.
 
 use super::anderson::Anderson;
+use super::blocks;
 use super::cost::GwCost;
 use super::sinkhorn::{self, Gradient, Marginals, Potentials, Relaxation, Scalings};
 use crate::error::{CoreError, CoreResult};
 use crate::memory;
 use crate::monitor::{Monitor, Progress};
 use crate::real::{Dense, Real};
+use crate::simd::vectorised;
 use crate::threads::install;
 use rayon::prelude::*;
 
@@ -78,29 +80,74 @@ pub struct Outcome<T> {
 }
 
 /// The inner tolerance for the next projection: a hundredth of the plan's last relative change,
-/// so inexact projections never dominate the outer error, within [inner_tol, 1e-4].
+/// so inexact projections never dominate the outer error, within [floor, 1e-4].
 fn inner_tolerance(last_change: f64, floor: f64) -> f64 {
     (1e-2 * last_change).clamp(floor, 1e-4_f64.max(floor))
 }
 
+/// How far the projections may have to go below `inner_tol`: an inexact projection moves the
+/// plan by about its marginal error (relative), so a change of `tol_rel` is only observable with
+/// projections ten times tighter. Without this, inner_tol = 1e-5 and tol = 1e-7 leave the outer
+/// loop measuring projection noise until max_iter. The scalings are f64 whatever the storage
+/// type, so even a float32 plan's projections can go to 1e-12 here.
+fn iteration_floor(inner_floor: f64, tol_rel: f64) -> f64 {
+    inner_floor.min(0.1 * tol_rel).max(1e-12)
+}
+
 /// GW loss of `plan` from the gradient at it: ⟨M(T), T⟩ / 2 (the loss is quadratic in T).
+///
+/// The constant part is taken at the plan's own marginals, not at (p, q): the decomposition is
+/// then exact for any plan, and a projection that is off by 1e-11 cannot turn the loss of two
+/// identical spaces negative.
 pub fn gw_loss<T: Real>(cost: &dyn GwCost<T>, plan: &[T], x: &[T]) -> f64 {
     let (_, m) = cost.shape();
-    let (alpha, beta, s) = (cost.alpha(), cost.beta(), cost.scale());
     let rows: Vec<f64> = plan
+        .par_chunks(m)
+        .map(|t| t.iter().map(|v| v.f64()).sum())
+        .collect();
+    let cols = blocks::sum_columns(
+        plan.par_chunks(blocks::ROWS * m)
+            .map(|tb| {
+                let mut c = vec![0.0; m];
+                for t in tb.chunks(m) {
+                    c.iter_mut().zip(t).for_each(|(cj, v)| *cj += v.f64());
+                }
+                c
+            })
+            .collect::<Vec<_>>(),
+        m,
+    );
+    let (alpha, beta) = cost.constants(&rows, &cols);
+    let per_row: Vec<f64> = plan
         .par_chunks(m)
         .zip(x.par_chunks(m))
         .zip(alpha.par_iter())
-        .map(|((t, xr), &a)| {
-            t.iter()
-                .zip(xr)
-                .zip(beta)
-                .map(|((&tij, &xij), &b)| (a + b - xij.f64()) * tij.f64())
-                .sum::<f64>()
-        })
+        .map(|((t, xr), &a)| loss_row(t, xr, a, &beta))
         .collect();
-    let total: f64 = rows.iter().sum(); // in row order: reproducible
-    0.5 * s * total
+    let total: f64 = per_row.iter().sum(); // in row order: reproducible
+    0.5 * cost.scale() * total
+}
+
+vectorised! {
+/// Σ_j (a + β_j − X_ij) T_ij for one row: a dot product of T with (a + β − X).
+fn loss_row<T: Real>(t: &[T], xr: &[T], a: f64, beta: &[f64]) -> f64 {
+    const L: usize = 8;
+    let mut acc = [0.0; L];
+    let split = t.len() - t.len() % L;
+    for ((tc, xc), bc) in t[..split]
+        .chunks_exact(L)
+        .zip(xr[..split].chunks_exact(L))
+        .zip(beta[..split].chunks_exact(L))
+    {
+        for l in 0..L {
+            acc[l] += (a + bc[l] - xc[l].f64()) * tc[l].f64();
+        }
+    }
+    let tail: f64 = (split..t.len())
+        .map(|j| (a + beta[j] - xr[j].f64()) * t[j].f64())
+        .sum();
+    acc.iter().sum::<f64>() + tail
+}
 }
 
 pub fn solve<T: Real>(
@@ -129,6 +176,8 @@ pub fn solve<T: Real>(
     };
     let mut plan = memory::zeros::<T>(n * m, "the plan")?;
     let mut accel = Acceleration::new(opts.accelerate && opts.scheme == Scheme::Pgd, n * m);
+    // Plain (not extrapolated) steps in a row.
+    let mut plain_run = 0;
     let mut x = memory::zeros::<T>(n * m, "the gradient")?;
     let mut k = memory::zeros::<T>(n * m, "the Sinkhorn kernel")?;
     let (mut pot, mut restabilise) = match init.potentials {
@@ -144,10 +193,24 @@ pub fn solve<T: Real>(
     let marg = Marginals { p, q };
     // Successive projections are alike, so the relaxation learned in one carries to the next.
     let mut relaxation = Relaxation::default();
-    // Below this the stored plan's own rounding decides the change, not the iteration.
-    let tol = opts.tol.max(10.0 * T::EPS);
+    // Below this the storage precision decides the change, not the iteration: the plan's own
+    // rounding, and the gradient's (relative EPS of M, amplified by 1/ε in the exponent: 1e-6
+    // for float32 at ε = 0.04, nothing to speak of for float64).
+    let largest = |w: &[f64]| w.iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+    let gradient_noise =
+        T::EPS * cost.scale() * (largest(cost.alpha()) + largest(cost.beta())) / eps;
+    let tol_floor = (10.0 * T::EPS).max(gradient_noise);
+    let tol = opts.tol;
     // A float32 plan's marginals carry its rounding (~1e-7); asking the scalings for more is moot.
     let inner_floor = opts.inner_tol.max(10.0 * T::EPS);
+    // `tol` as a relative change; for an absolute `tol`, through the plan's norm (‖p qᵀ‖_F until
+    // the first projection measures it).
+    let norm = |w: &[f64]| w.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let mut tol_rel = if opts.relative_tol {
+        tol.max(tol_floor)
+    } else {
+        (tol / (norm(p) * norm(q))).max(tol_floor)
+    };
     let mut out = Outcome {
         plan: Dense::from_vec(Vec::new(), n, m),
         f: Vec::new(),
@@ -165,7 +228,7 @@ pub fn solve<T: Real>(
             accel.next_input(&out.history, &mut input, &mut plan)?;
         }
         install(|| cost.cross(&input, &mut k, &mut x));
-        let inner_tol = inner_tolerance(out.relative_change, inner_floor);
+        let inner_tol = inner_tolerance(out.relative_change, iteration_floor(inner_floor, tol_rel));
         let grad = Gradient {
             x: &x,
             alpha: cost.alpha(),
@@ -199,15 +262,30 @@ pub fn solve<T: Real>(
             marginal_error: update.marginal_error,
             inner_iterations: stats.iterations,
         })?;
+        if !opts.relative_tol && update.absolute_change > 0.0 {
+            tol_rel = (tol * update.relative_change / update.absolute_change).max(tol_floor);
+        }
         let projected_exactly = stats.converged && inner_tol <= inner_floor;
         let change = if opts.relative_tol {
             update.relative_change
         } else {
             update.absolute_change
         };
-        if change <= tol && projected_exactly {
-            out.converged = true;
-            break;
+        plain_run = if accel.extrapolated() {
+            0
+        } else {
+            plain_run + 1
+        };
+        if (change <= tol || update.relative_change <= tol_floor) && projected_exactly {
+            if accel.extrapolated() {
+                // Anderson converges to unstable fixed points as readily as to stable ones; plain
+                // iteration tells them apart (it contracts near a minimum and drifts away from a
+                // saddle, as POT's would). Plain from here on.
+                accel.give_up();
+            } else if !accel.used() || contracted(&out.history, plain_run) {
+                out.converged = true;
+                break;
+            }
         }
         if !update.relative_change.is_finite() {
             return Err(CoreError::value(format!(
@@ -223,6 +301,16 @@ pub fn solve<T: Real>(
     Ok(out)
 }
 
+/// Plain steps after an Anderson phase before its fixed point counts as stable: a saddle's
+/// unstable mode (growth 1.08 per step seen) has outgrown the decaying ones by then.
+const VERIFY_STEPS: usize = 30;
+
+/// Whether the last `VERIFY_STEPS` steps were plain and shrank the change overall.
+fn contracted(history: &[f64], plain_run: usize) -> bool {
+    let k = history.len();
+    plain_run >= VERIFY_STEPS && history[k - 1] < history[k - 1 - VERIFY_STEPS]
+}
+
 /// When and how the next outer input is formed: the last projection itself (plain iteration),
 /// or an Anderson extrapolation once the plain iteration has shown slow linear convergence.
 struct Acceleration<T> {
@@ -232,6 +320,9 @@ struct Acceleration<T> {
     best: f64,
     /// Times the extrapolation overshot; past a few, this problem iterates plainly.
     failures: usize,
+    /// Whether the current input came from an extrapolation, and whether any ever did.
+    extrapolated: bool,
+    used: bool,
 }
 
 /// Anderson memory: enough to model the few slowest modes, small enough to keep the extra
@@ -248,7 +339,23 @@ impl<T: Real> Acceleration<T> {
             anderson: None,
             best: f64::INFINITY,
             failures: 0,
+            extrapolated: false,
+            used: false,
         }
+    }
+
+    fn extrapolated(&self) -> bool {
+        self.extrapolated
+    }
+
+    fn used(&self) -> bool {
+        self.used
+    }
+
+    /// Plain iteration for the rest of the solve.
+    fn give_up(&mut self) {
+        self.allowed = false;
+        self.anderson = None;
     }
 
     /// Slow linear regime: the plan has settled (relative change below 1e-3) and five successive
@@ -290,6 +397,8 @@ impl<T: Real> Acceleration<T> {
             self.allowed = self.anderson.is_some();
             self.best = last;
         }
+        self.extrapolated = self.anderson.is_some();
+        self.used |= self.extrapolated;
         match self.anderson.as_mut() {
             Some(aa) => {
                 self.best = self.best.min(last);
