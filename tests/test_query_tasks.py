@@ -185,3 +185,61 @@ def test_parse_json_reply_reports_position() -> None:
 def test_task_needs_items_unless_openset() -> None:
     with pytest.raises(ValueError, match="at least one item"):
         Task("ratings")
+
+
+def stdlib_parse(task: Task, text: str) -> list[tuple[str, float]] | str:
+    """What parse() returned before its orjson fast path: the result, or the reason."""
+    try:
+        return task._validate(parse_json_reply(text))
+    except InvalidReply as exc:
+        return str(exc)
+
+
+def fast_parse(task: Task, text: str) -> list[tuple[str, float]] | str:
+    try:
+        return task.parse(text)
+    except InvalidReply as exc:
+        return str(exc)
+
+
+EDGE_REPLIES = [
+    '{"Joy": 3, "Fear": 4}',
+    '{"joy ": 3, "FEAR": 4.5}',
+    '{"Joy": 3, "Joy": 4, "Fear": 1}',
+    '{"Joy": 123456789012345678901, "Fear": 1}',
+    '{"Joy": -9223372036854775809, "Fear": 1}',
+    '{"Joy": NaN, "Fear": 1}',
+    '{"Joy": 1e400, "Fear": 1}',
+    '{"Joy": 1, "Fear": "\\ud800"}',
+    '```json\n{"Joy": 1, "Fear": 2}\n```',
+    ' \n{"Joy": 0.1e1, "Fear": 1E0}\t',
+    '{"Joy": true, "Fear": 1}',
+    '{"Joy": 1,',
+    '{"emotions": ["Joy", "joy", 123456789012345678901]}',
+    '{"label": "fear"}',
+    '{"label": "\\u00e9"}',
+    "[]",
+]
+
+
+@pytest.mark.parametrize("text", EDGE_REPLIES)
+@pytest.mark.parametrize(
+    "task",
+    [
+        make_task("ratings", items=["Joy", "Fear"], scale=(-1e30, 1e30)),
+        make_task("ratings", items=["Joy", "Fear"]),
+        make_task("openset"),
+        make_task("classify", items=["Joy", "Fear"]),
+    ],
+    ids=["huge-scale", "ratings", "openset", "classify"],
+)
+def test_fast_parse_agrees_with_the_stdlib_path(task: Task, text: str) -> None:
+    # Values and reasons alike: a reason is shown to the model, so it keys the re-ask's reply.
+    assert fast_parse(task, text) == stdlib_parse(task, text)
+
+
+@given(st.dictionaries(st.sampled_from(["Joy", "Fear", "joy", "Awe"]), st.floats() | st.integers()))
+def test_fast_parse_agrees_with_the_stdlib_path_on_any_ratings(data: dict[str, float]) -> None:
+    task = make_task("ratings", items=["Joy", "Fear"])
+    text = json.dumps(data)
+    assert fast_parse(task, text) == stdlib_parse(task, text)

@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from emoalign.query.emotions import CK34, CK_DIMENSIONS, load_items
 from emoalign.query.request import Image, Part, Request, Text, Turn
 from emoalign.query.video import Window
@@ -215,7 +217,18 @@ class Task:
 
     def parse(self, text: str) -> list[tuple[str, float]]:
         """Validate a reply; return (item, value) pairs in the long-form convention."""
-        data = parse_json_reply(text)
+        try:
+            # orjson reads a reply ~4x faster than the stdlib, to the same strings and (after
+            # float()) the same numbers, so a reply it reads and validates is accepted as is.
+            return self._validate(orjson.loads(text))
+        except (orjson.JSONDecodeError, InvalidReply):
+            pass
+        # Everything else is read by the stdlib, which also takes code fences, NaN and integers
+        # beyond 64 bits: the reason shown to the model, and so the re-ask's cache key, stay
+        # exactly what they always were.
+        return self._validate(parse_json_reply(text))
+
+    def _validate(self, data: Any) -> list[tuple[str, float]]:
         if self.name in ("ratings", "dimensions"):
             return self._parse_ratings(data)
         if self.name == "openset":
