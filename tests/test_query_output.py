@@ -80,3 +80,8 @@ def test_write_parquet_round_trip_is_atomic(tmp_path: Path) -> None:
     out = write_parquet(df, tmp_path / "sub" / "r.parquet")
     assert pl.read_parquet(out).equals(df)
     assert [p.name for p in out.parent.iterdir()] == ["r.parquet"]
+
+
+def test_a_frame_without_units_has_the_schema() -> None:
+    df = Rows("m", "ratings").frame()
+    assert df.height == 0 and df.schema == pl.Schema(SCHEMA)
