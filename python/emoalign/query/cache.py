@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS plans (
 );
 """
 
+# Below SQLite's oldest limit on the number of parameters of one statement (999).
+_KEYS_PER_SELECT = 500
+
 
 def default_cache_path() -> Path:
     """``$EMOALIGN_CACHE``, else ``$XDG_CACHE_HOME/emoalign/query.sqlite`` (``~/.cache``)."""
@@ -57,10 +60,21 @@ class Cache:
         self._db.executescript(_SCHEMA)
 
     def get_reply(self, key: str) -> Reply | None:
-        row = self._db.execute(
-            "SELECT text, reply_id, tokens_in, tokens_out FROM replies WHERE key = ?", (key,)
-        ).fetchone()
-        return None if row is None else Reply(*row)
+        return self.get_replies([key]).get(key)
+
+    def get_replies(self, keys: Sequence[str]) -> dict[str, Reply]:
+        """The replies stored under any of ``keys``, by key."""
+        found: dict[str, Reply] = {}
+        for start in range(0, len(keys), _KEYS_PER_SELECT):
+            chunk = keys[start : start + _KEYS_PER_SELECT]
+            rows = self._db.execute(
+                "SELECT key, text, reply_id, tokens_in, tokens_out FROM replies WHERE key IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, *reply in rows:
+                found[key] = Reply(*reply)
+        return found
 
     def put_replies(self, replies: Sequence[tuple[str, Reply]]) -> None:
         """Store ``(key, reply)`` pairs in one transaction: all of them, or none on error."""

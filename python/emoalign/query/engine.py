@@ -1,7 +1,7 @@
 """The request engine: bounded concurrency, rate limits, retries, cache, validation re-asks.
 
 ``Engine.ask`` turns one :class:`Request` into an :class:`Outcome`. Each HTTP reply is committed
-to the cache before it is validated or shared (see :mod:`.commits`), so a re-ask chain
+to the cache before it is validated or shared (see :mod:`.replies`), so a re-ask chain
 interrupted midway resumes from its last paid reply and a replay re-validates cached text without
 any network call.
 
@@ -33,9 +33,9 @@ from tenacity import (
 
 from emoalign.query.bodies import Bodies
 from emoalign.query.cache import Cache
-from emoalign.query.commits import GroupCommit
 from emoalign.query.cost import Usage
 from emoalign.query.providers.base import ProtocolError, Provider, Reply
+from emoalign.query.replies import ReplyStore
 from emoalign.query.request import Request, Text, cache_key
 from emoalign.query.tasks import InvalidReply
 
@@ -156,7 +156,7 @@ class Engine:
         self._semaphore = asyncio.Semaphore(options.concurrency)
         self._rpm = AsyncLimiter(options.rpm, 60) if options.rpm else None
         self._tpm = AsyncLimiter(options.tpm, 60) if options.tpm else None
-        self._commits = GroupCommit(cache) if cache is not None else None
+        self._store = ReplyStore(cache) if cache is not None else None
         self._bodies = Bodies(provider, size=2 * options.concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: dict[str, asyncio.Future[Reply]] = {}
@@ -172,8 +172,8 @@ class Engine:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._commits is not None:
-            self._commits.close()  # replies whose callers were cancelled were still paid for
+        if self._store is not None:
+            self._store.close()  # replies whose callers were cancelled were still paid for
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -191,16 +191,11 @@ class Engine:
         reason = ""
         reply: Reply | None = None
         for _ in range(self.options.reasks + 1):
-            key = self.key(request)
-            reply = self.cache.get_reply(key) if self.cache is not None else None
-            if reply is None:
-                try:
-                    reply = await self._send_once(key, request, images)
-                except (TransientError, RequestFailed) as exc:
-                    self.usage.errors += 1
-                    return Outcome("error", error=self.provider.redact(str(exc)))
-            else:
-                self.usage.add_cached(reply)
+            try:
+                reply = await self._reply(self.key(request), request, images)
+            except (TransientError, RequestFailed) as exc:
+                self.usage.errors += 1
+                return Outcome("error", error=self.provider.redact(str(exc)))
             try:
                 value = parse(reply.text)
             except InvalidReply as exc:
@@ -218,12 +213,12 @@ class Engine:
             error=f"invalid reply after {attempts} attempt(s): {reason}",
         )
 
-    async def _send_once(self, key: str, request: Request, images: ImageLoader | None) -> Reply:
-        """Send, unless an identical request is already in flight: then share its reply.
+    async def _reply(self, key: str, request: Request, images: ImageLoader | None) -> Reply:
+        """The cached reply, else a new one; an identical request in flight shares its reply.
 
         Identical prompts (two samples with the same words, say) would otherwise both miss the
-        cache and both be paid for. The reply is returned, and shared, only once committed; until
-        then the request stays in flight, so nothing else can use or ask for it either.
+        cache and both be paid for. From the lookup until the new reply is committed the key stays
+        in flight, so nothing else can look it up, ask for it, or use it before it is durable.
         """
         pending = self._inflight.get(key)
         if pending is not None:
@@ -233,10 +228,14 @@ class Engine:
             return reply
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        paid = False
         try:
-            reply = await self._send(request, images)
-            if self._commits is not None:
-                await self._commits.put(key, reply)
+            reply = await self._store.get(key) if self._store is not None else None
+            if reply is None:
+                reply = await self._send(request, images)
+                paid = True
+                if self._store is not None:
+                    await self._store.put(key, reply)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # marks it retrieved: no "never retrieved" warning without waiters
@@ -244,7 +243,10 @@ class Engine:
         finally:
             del self._inflight[key]
         future.set_result(reply)
-        self.usage.add_paid(self.provider.model, reply)
+        if paid:
+            self.usage.add_paid(self.provider.model, reply)
+        else:
+            self.usage.add_cached(reply)
         return reply
 
     async def _send(self, request: Request, images: ImageLoader | None) -> Reply:

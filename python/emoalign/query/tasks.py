@@ -242,9 +242,9 @@ class Task:
         if data.keys() == self._item_set:
             # The usual reply: exactly the listed names. One pass, no name normalising.
             # (NaN fails both comparisons; the bounds are finite, so infinities fail too.)
-            pairs = [(item, data[item]) for item in self.items]
-            if all(type(v) in (int, float) and lo <= v <= hi for _, v in pairs):
-                return [(item, float(v)) for item, v in pairs]
+            values = [data[item] for item in self.items]
+            if all(type(v) in (int, float) and lo <= v <= hi for v in values):
+                return list(zip(self.items, map(float, values), strict=True))
         canonical = self._canonical
         values: dict[str, float] = {}
         unknown = []

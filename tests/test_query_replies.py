@@ -1,4 +1,4 @@
-"""Group commit: replies are stored in batches, yet none is used before it is durable."""
+"""The reply store: lookups and commits in batches, yet no reply used before it is durable."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from emoalign.query import QueryOptions, Usage
 from emoalign.query.cache import Cache
-from emoalign.query.commits import GroupCommit
+from emoalign.query.engine import Engine
+from emoalign.query.providers import OpenAIProvider
 from emoalign.query.providers.base import Reply
+from emoalign.query.replies import ReplyStore
+from emoalign.query.request import Request, Text, Turn
 from emoalign.query.testing import FakeLLMServer
 
 
@@ -33,10 +37,15 @@ class CountingCache(Cache):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.transactions = 0
+        self.selects = 0
 
     def put_replies(self, replies: Sequence[tuple[str, Reply]]) -> None:
         self.transactions += 1
         super().put_replies(replies)
+
+    def get_replies(self, keys: Sequence[str]) -> dict[str, Reply]:
+        self.selects += 1
+        return super().get_replies(keys)
 
 
 def test_each_put_returns_once_committed_and_concurrent_puts_share_a_transaction(
@@ -45,10 +54,10 @@ def test_each_put_returns_once_committed_and_concurrent_puts_share_a_transaction
     cache = CountingCache(tmp_path / "c.sqlite")
 
     async def main() -> None:
-        commits = GroupCommit(cache)
+        store = ReplyStore(cache)
 
         async def put(i: int) -> None:
-            await commits.put(f"k{i}", reply(i))
+            await store.put(f"k{i}", reply(i))
             assert f"k{i}" in stored_keys(cache.path)
 
         await asyncio.gather(*(put(i) for i in range(50)))
@@ -63,12 +72,12 @@ def test_a_cancelled_caller_s_reply_is_still_committed(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "c.sqlite")
 
     async def main() -> None:
-        commits = GroupCommit(cache)
-        task = asyncio.create_task(commits.put("paid", reply(1)))
+        store = ReplyStore(cache)
+        task = asyncio.create_task(store.put("paid", reply(1)))
         await asyncio.sleep(0)  # the put is pending; its commit is due next turn
         task.cancel()
         assert stored_keys(cache.path) == set()
-        commits.close()  # the engine's shutdown commits at once
+        store.close()  # the engine's shutdown commits at once
         assert stored_keys(cache.path) == {"paid"}
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -88,9 +97,9 @@ def test_a_failed_commit_reaches_every_waiter_and_stores_nothing(tmp_path: Path)
         )
 
     async def main() -> list[BaseException | None]:
-        commits = GroupCommit(cache)
+        store = ReplyStore(cache)
         return await asyncio.gather(
-            commits.put("good", reply(1)), commits.put("bad", reply(2)), return_exceptions=True
+            store.put("good", reply(1)), store.put("bad", reply(2)), return_exceptions=True
         )
 
     results = asyncio.run(main())
@@ -100,10 +109,52 @@ def test_a_failed_commit_reaches_every_waiter_and_stores_nothing(tmp_path: Path)
     assert stored_keys(cache.path) == {"taken", "later"}
 
 
+def test_lookups_of_one_turn_share_a_select_and_see_committed_replies_only(
+    tmp_path: Path,
+) -> None:
+    cache = CountingCache(tmp_path / "c.sqlite")
+    cache.put_replies([(f"k{i}", reply(i)) for i in range(3)])
+    keys = [f"k{i}" for i in range(1200)]  # more than one statement's worth of parameters
+
+    async def main() -> None:
+        store = ReplyStore(cache)
+        found = await asyncio.gather(*(store.get(k) for k in keys))
+        assert found[:4] == [reply(0), reply(1), reply(2), None] and found.count(None) == 1197
+        assert cache.selects == 1
+        # A reply put but not yet committed is not found: nothing may use it yet.
+        got = await asyncio.gather(store.get("new"), store.put("new", reply(9)), store.get("k1"))
+        assert got == [None, None, reply(1)]
+        assert await store.get("new") == reply(9)
+
+    asyncio.run(main())
+
+
+def test_identical_requests_in_flight_are_paid_once(tmp_path: Path) -> None:
+    server = FakeLLMServer(latency=0.05)
+
+    async def main(usage: Usage) -> list[str | None]:
+        provider = OpenAIProvider("m", base_url=server.openai_url)
+        options = QueryOptions(concurrency=4, progress=False)
+        request = Request((Turn("user", (Text("same"),)),), {"type": "object"}, "s", 0.0, 8)
+        async with Engine(provider, Cache(tmp_path / "c.sqlite"), options, usage) as engine:
+            first = await asyncio.gather(*(engine.ask(request, str) for _ in range(5)))
+            again = await engine.ask(request, str)
+        return [o.reply_id for o in [*first, again]]
+
+    with server.running():
+        usage = Usage()
+        reply_ids = asyncio.run(main(usage))
+    assert server.answered == 1 and len(set(reply_ids)) == 1
+    assert (usage.paid_replies, usage.cached_replies) == (1, 5)
+
+
 CHILD = """
 import asyncio, os, signal, sys
 from emoalign.query import QueryOptions, Usage
+from emoalign.query import QueryOptions, Usage
 from emoalign.query.cache import Cache
+from emoalign.query.engine import Engine
+from emoalign.query.providers import OpenAIProvider
 from emoalign.query.engine import Engine
 from emoalign.query.providers import OpenAIProvider
 from emoalign.query.request import Request, Text, Turn
