@@ -1,6 +1,6 @@
 """Persistent cache of paid replies and of video sampling plans, in SQLite (WAL mode).
 
-Replies are committed as they arrive, a few per transaction (see :mod:`.commits`), and nothing
+Replies are committed as they arrive, a few per transaction (see :mod:`.replies`), and nothing
 uses a reply before its commit: a run killed at any point (Ctrl-C, crash, ``kill -9``) keeps every
 reply it relied on. WAL with ``synchronous=NORMAL`` survives a process crash; only an
 operating-system crash can lose the last transactions.
