@@ -9,8 +9,8 @@
 //! once it settles), and every n × m pass is fused.
 
 use super::anderson::Anderson;
-use super::blocks;
 use super::cost::GwCost;
+use super::newton;
 use super::sinkhorn::{self, Gradient, Marginals, Potentials, Relaxation, Scalings};
 use crate::error::{CoreError, CoreResult};
 use crate::memory;
@@ -100,23 +100,8 @@ fn iteration_floor(inner_floor: f64, tol_rel: f64) -> f64 {
 /// then exact for any plan, and a projection that is off by 1e-11 cannot turn the loss of two
 /// identical spaces negative.
 pub fn gw_loss<T: Real>(cost: &dyn GwCost<T>, plan: &[T], x: &[T]) -> f64 {
-    let (_, m) = cost.shape();
-    let rows: Vec<f64> = plan
-        .par_chunks(m)
-        .map(|t| t.iter().map(|v| v.f64()).sum())
-        .collect();
-    let cols = blocks::sum_columns(
-        plan.par_chunks(blocks::ROWS * m)
-            .map(|tb| {
-                let mut c = vec![0.0; m];
-                for t in tb.chunks(m) {
-                    c.iter_mut().zip(t).for_each(|(cj, v)| *cj += v.f64());
-                }
-                c
-            })
-            .collect::<Vec<_>>(),
-        m,
-    );
+    let (n, m) = cost.shape();
+    let (rows, cols) = plan_marginals(plan, n, m);
     let (alpha, beta) = cost.constants(&rows, &cols);
     let per_row: Vec<f64> = plan
         .par_chunks(m)
@@ -126,6 +111,11 @@ pub fn gw_loss<T: Real>(cost: &dyn GwCost<T>, plan: &[T], x: &[T]) -> f64 {
         .collect();
     let total: f64 = per_row.iter().sum(); // in row order: reproducible
     0.5 * cost.scale() * total
+}
+
+/// Row and column sums of an n × m plan.
+pub fn plan_marginals<T: Real>(plan: &[T], n: usize, m: usize) -> (Vec<f64>, Vec<f64>) {
+    newton::marginals(plan, &vec![1.0; n], &vec![1.0; m])
 }
 
 vectorised! {

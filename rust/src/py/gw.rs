@@ -259,15 +259,10 @@ fn loss_typed<T: Real>(
         return Err(CoreError::value("T has negative entries; pass a transport plan").into());
     }
     check_budget::<T>(t.rows, t.cols)?;
-    // The loss decomposition is exact with the plan's own marginals.
-    let p: Vec<f64> = (0..t.rows)
-        .map(|i| t.row(i).iter().map(|v| v.f64()).sum())
-        .collect();
-    let q: Vec<f64> = (0..t.cols)
-        .map(|j| (0..t.rows).map(|i| t.data[i * t.cols + j].f64()).sum())
-        .collect();
     Ok(py.detach(|| -> CoreResult<f64> {
         install(|| {
+            // gw_loss takes the constant part at the plan's own marginals; these are the same.
+            let (p, q) = gw::solver::plan_marginals(&t.data, t.rows, t.cols);
             let cost = build_cost(c1, c2, &p, &q, loss, None)?;
             let (n, m) = cost.shape();
             let mut scratch = memory::zeros::<T>(n * m, "scratch")?;
