@@ -148,7 +148,6 @@ class Engine:
         self, provider: Provider, cache: Cache | None, options: QueryOptions, usage: Usage
     ) -> None:
         self.provider = provider
-        self.cache = cache
         self.options = options
         self.usage = usage
         self._identity = provider.identity()
