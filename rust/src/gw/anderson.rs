@@ -132,7 +132,7 @@ impl<T: Real> Anderson<T> {
                     .enumerate()
                     .for_each(|(idx, (xi, &gi))| {
                         let shift: f64 = gamma.iter().zip(dg).map(|(c, d)| c * d[idx].f64()).sum();
-                        *xi = T::of(gi.f64() - shift);
+                        *xi = T::flushed(gi.f64() - shift);
                     });
             }
             _ => x.copy_from_slice(g),

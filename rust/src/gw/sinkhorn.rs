@@ -188,7 +188,7 @@ fn kernel_row<T: Real>(
     }
     row.iter_mut()
         .zip(z.iter())
-        .for_each(|(o, &e)| *o = T::of(simd::exp(e - mx)));
+        .for_each(|(o, &e)| *o = T::flushed(simd::exp(e - mx)));
     Some(mx)
 }
 }
@@ -508,7 +508,7 @@ fn plan_block<T: Real>(
             .zip(col[..split].chunks_exact_mut(L));
         for ((((tc, oc), kc), vc), cc) in lanes {
             for l in 0..L {
-                let new = T::of(ui * kc[l].f64() * vc[l]);
+                let new = T::flushed(ui * kc[l].f64() * vc[l]);
                 let (nv, ov) = (new.f64(), oc[l].f64());
                 diff[l] += (nv - ov) * (nv - ov);
                 norm[l] += nv * nv;
@@ -518,7 +518,7 @@ fn plan_block<T: Real>(
             }
         }
         for j in split..m {
-            let new = T::of(ui * kr[j].f64() * v[j]);
+            let new = T::flushed(ui * kr[j].f64() * v[j]);
             let (nv, ov) = (new.f64(), old[j].f64());
             diff[0] += (nv - ov) * (nv - ov);
             norm[0] += nv * nv;
