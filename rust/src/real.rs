@@ -123,6 +123,20 @@ impl<T: Real> Dense<T> {
         Self::from_vec(data, self.cols, self.rows)
     }
 
+    /// The same matrix rounded to f32.
+    pub fn single(&self) -> Dense<f32> {
+        Dense::from_vec(
+            self.data.iter().map(|&v| v.f64() as f32).collect(),
+            self.rows,
+            self.cols,
+        )
+    }
+
+    /// Largest |a_ij|.
+    pub fn largest(&self) -> f64 {
+        self.data.iter().fold(0.0f64, |a, &v| a.max(v.f64().abs()))
+    }
+
     /// Largest |a_ij - a_ji|; zero for a symmetric matrix.
     pub fn asymmetry(&self) -> f64 {
         debug_assert_eq!(self.rows, self.cols);

@@ -74,6 +74,11 @@ pub trait GwCost<T: Real>: Sync {
     /// Writes X = h1(C1) · T · h2(C2)ᵀ (summed over the transposed pair when asymmetric) into
     /// `out`; `scratch` is an n × m buffer the implementation may overwrite.
     fn cross(&self, plan: &[T], scratch: &mut [T], out: &mut [T]);
+    /// The same cost with its matrices rounded to f32, for single-precision increments of X;
+    /// None when T is f32 already (nothing to gain).
+    fn single(&self) -> Option<Box<dyn GwCost<f32> + Send>>;
+    /// max |X| per unit of plan mass: Σ over pairs of max|h1(C1)| · max|h2(C2)| · h2's factor.
+    fn cross_bound(&self) -> f64;
 }
 
 /// Dense n × n and m × m cost matrices.
@@ -171,6 +176,40 @@ impl<T: Real> GwCost<T> for DenseCost<T> {
                 .for_each(|(b, x)| *b += x);
         }
         (alpha, beta)
+    }
+
+    fn single(&self) -> Option<Box<dyn GwCost<f32> + Send>> {
+        if T::EPS <= f64::from(f32::EPSILON) / 2.0 {
+            // Only the cross term is evaluated in f32; α, β and s stay with the f64 cost.
+            Some(Box::new(DenseCost::<f32> {
+                pairs: self
+                    .pairs
+                    .iter()
+                    .map(|(c1, c2)| (c1.single(), c2.single()))
+                    .collect(),
+                h2: self
+                    .h2
+                    .as_ref()
+                    .map(|h| h.iter().map(Dense::single).collect()),
+                loss: self.loss,
+                alpha: Vec::new(),
+                beta: Vec::new(),
+                scale: self.scale,
+            }))
+        } else {
+            None
+        }
+    }
+
+    fn cross_bound(&self) -> f64 {
+        self.pairs
+            .iter()
+            .enumerate()
+            .map(|(k, (hc1, c2))| {
+                let hc2 = self.h2.as_ref().map_or(c2, |h| &h[k]);
+                hc1.largest() * hc2.largest() * self.loss.h2_scale()
+            })
+            .sum()
     }
 
     fn cross(&self, plan: &[T], scratch: &mut [T], out: &mut [T]) {

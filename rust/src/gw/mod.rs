@@ -2,12 +2,14 @@
 //!
 //! - [`cost`]: what the solver needs of the two spaces (the gradient's parts), behind a trait so
 //!   that dense cost matrices today and factored low-rank costs later plug into the same solver;
+//! - [`cross`]: the gradient's GEMM term, advanced by single-precision increments where safe;
 //! - [`sinkhorn`]: the inner entropic OT projection, stabilised and fused;
 //! - [`solver`]: the outer projected-gradient (PGD) / proximal-point (PPA) loop.
 
 pub mod anderson;
 mod blocks;
 pub mod cost;
+mod cross;
 pub mod newton;
 pub mod sinkhorn;
 pub mod solver;

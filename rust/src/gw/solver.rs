@@ -10,6 +10,7 @@
 
 use super::anderson::Anderson;
 use super::cost::GwCost;
+use super::cross::CrossTerm;
 use super::newton;
 use super::sinkhorn::{self, Gradient, Marginals, Potentials, Relaxation, Scalings};
 use crate::error::{CoreError, CoreResult};
@@ -169,6 +170,7 @@ pub fn solve<T: Real>(
     // Plain (not extrapolated) steps in a row.
     let mut plain_run = 0;
     let mut x = memory::zeros::<T>(n * m, "the gradient")?;
+    let mut cross = CrossTerm::new(cost, eps, p.iter().sum());
     let mut k = memory::zeros::<T>(n * m, "the Sinkhorn kernel")?;
     let (mut pot, mut restabilise) = match init.potentials {
         Some((f, g)) => (Potentials { f, g }, false),
@@ -217,7 +219,7 @@ pub fn solve<T: Real>(
         if out.n_iter > 0 {
             accel.next_input(&out.history, &mut input, &mut plan)?;
         }
-        install(|| cost.cross(&input, &mut k, &mut x));
+        install(|| cross.evaluate(cost, &input, out.relative_change, &mut k, &mut x));
         let inner_tol = inner_tolerance(out.relative_change, iteration_floor(inner_floor, tol_rel));
         let grad = Gradient {
             x: &x,
@@ -267,7 +269,10 @@ pub fn solve<T: Real>(
             plain_run + 1
         };
         if (change <= tol || update.relative_change <= tol_floor) && projected_exactly {
-            if accel.extrapolated() {
+            if !cross.exact() {
+                // A fixed point counts only on an exact gradient: confirm it with one.
+                cross.refresh();
+            } else if accel.extrapolated() {
                 // Anderson converges to unstable fixed points as readily as to stable ones; plain
                 // iteration tells them apart (it contracts near a minimum and drifts away from a
                 // saddle, as POT's would). Plain from here on.
