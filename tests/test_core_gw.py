@@ -433,7 +433,7 @@ def test_float32_agrees_with_float64(seed: int, n: int, m: int, log10_eps: float
 def test_plans_hold_no_subnormal_entries(dtype: type) -> None:
     """At small ε most plan entries underflow. Those between zero and the smallest normal number
     must be flushed to zero: GEMMs that read subnormals run many times slower (f32 at n = 2185
-    took 8 s per iteration instead of 0.3 s), and they carry no mass that could matter."""
+    took 8 s per iteration instead of 0.6 s), and they carry no mass that could matter."""
     rng = np.random.default_rng(7)
     C1 = ssd.squareform(ssd.pdist(rng.random((60, 4))))
     C2 = ssd.squareform(ssd.pdist(rng.random((60, 4))))
