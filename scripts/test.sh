@@ -21,3 +21,4 @@ cargo test --release
 python3 -m ruff check python tests benches
 # set -e turns any non-zero pytest exit into a failure, including 5 (no tests collected).
 python3 -m pytest "$@"
+bash scripts/peer_suites.sh
