@@ -20,4 +20,4 @@ cargo clippy --release --all-targets -- -D warnings
 cargo test --release
 python3 -m ruff check python tests benches
 # set -e turns any non-zero pytest exit into a failure, including 5 (no tests collected).
-python3 -m pytest "$@"
+python3 -m pytest --slow --hypothesis-profile=ci "$@"
