@@ -10,6 +10,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from emoalign.cli.errors import (
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+    user_errors,
+)
 from emoalign.distance import METRICS
 
 CK_PREFIX = "cowen-keltner"
@@ -39,15 +46,25 @@ examples:
 """
 
 
-def _read_table(path: Path) -> pl.DataFrame:
+def _read_table(path: Path, argument: str, expected: str) -> pl.DataFrame:
+    """A CSV/TSV/Parquet table; errors name the ``argument`` (e.g. ``SOURCE``) and what it
+    ``expected``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{argument} {path}: no such file; give {expected}")
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    if suffix in (".csv", ".tsv", ".txt"):
+    if suffix not in (".parquet", ".pq", ".csv", ".tsv", ".txt"):
+        raise ValueError(f"{argument} {path}: expected a .csv, .tsv or .parquet file")
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pl.read_parquet(path)
         return pl.read_csv(
             path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=None
         )
-    raise ValueError(f"{path}: expected a .csv, .tsv or .parquet file")
+    except pl.exceptions.PolarsError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{argument} {path}: not a readable {suffix[1:]} table ({reason})"
+        ) from exc
 
 
 def _ck(spec: str, data: str | None) -> Any:
@@ -60,25 +77,28 @@ def _ck(spec: str, data: str | None) -> Any:
     return load_cowen_keltner(location)
 
 
-def load_side(spec: str, data: str | None) -> tuple[pl.DataFrame, dict[str, str] | None]:
+def load_side(
+    spec: str, data: str | None, argument: str
+) -> tuple[pl.DataFrame, dict[str, str] | None]:
     """A side's table, plus default labels when it comes from the Cowen & Keltner set."""
     if spec.startswith(CK_PREFIX + ":"):
         block = spec[len(CK_PREFIX) + 1 :].partition("@")[0]
         ck = _ck(spec, data)
         return ck.block(block), dict(zip(ck.ids, ck.labels.tolist(), strict=True))
-    path = Path(spec)
-    if not path.is_file():
-        raise ValueError(f"{spec}: no such file (or use cowen-keltner:BLOCK[@PATH])")
-    return _read_table(path), None
+    expected = "a CSV/Parquet file or cowen-keltner:BLOCK[@PATH]"
+    return _read_table(Path(spec), argument, expected), None
 
 
 def load_labels(spec: str, data: str | None) -> dict[str, str]:
     if spec == CK_PREFIX or spec.startswith(CK_PREFIX + "@"):
         ck = _ck(spec, data)
         return dict(zip(ck.ids, ck.labels.tolist(), strict=True))
-    table = _read_table(Path(spec))
+    expected = "cowen-keltner[@PATH] or a CSV/Parquet file with two columns (id, label)"
+    table = _read_table(Path(spec), "--labels", expected)
     if table.width != 2:
-        raise ValueError(f"{spec}: a labels file has two columns (id, label), got {table.columns}")
+        raise ValueError(
+            f"--labels {spec}: a labels file has two columns (id, label), got {table.columns}"
+        )
     ids, labels = (table.get_column(c).cast(pl.String).to_list() for c in table.columns)
     return dict(zip(ids, labels, strict=True))
 
@@ -90,8 +110,8 @@ def subsample(
     from emoalign.alignment.inputs import parse_side
 
     ids = parse_side(source, "source", id_column).ids
-    if ids is None or n < 2 or n > len(ids):
-        raise ValueError(f"--subsample must be between 2 and the {len(ids or [])} source videos")
+    if ids is None or n < 3 or n > len(ids):
+        raise ValueError(f"--subsample must be between 3 and the {len(ids or [])} source videos")
     rng = np.random.default_rng(seed)
     keep = sorted(ids[i] for i in rng.choice(len(ids), size=n, replace=False))
 
@@ -140,11 +160,39 @@ def print_summary(
         print(f"{key:<{width}}  {value}", file=out)
 
 
+def storage_error(storage: str, exc: Exception) -> ValueError:
+    """A database that cannot be reached or named, as a ``--storage`` error without secrets."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(storage).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: nothing in it can be a password field
+        shown = storage
+    # The driver's first line says why (refused, unknown host, bad password) and holds no secret.
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return ValueError(
+        f"--storage {shown}: cannot open the study database ({reason}); check the URL and that "
+        "the server is running, or give a SQLite file path"
+    )
+
+
+def check_eps_range(args: argparse.Namespace) -> None:
+    """``--eps-min`` and ``--eps-max`` (each checked positive by argparse) in order."""
+    if args.eps_min > args.eps_max:
+        raise ValueError(
+            f"--eps-min {args.eps_min:g} is above --eps-max {args.eps_max:g}; swap them"
+        )
+
+
+@user_errors
 def run(args: argparse.Namespace) -> int:
+    import sqlalchemy.exc
+
     from emoalign.alignment import align
 
-    source, source_labels = load_side(args.source, args.data)
-    target, _ = load_side(args.target, args.data)
+    check_eps_range(args)
+    source, source_labels = load_side(args.source, args.data, "SOURCE")
+    target, _ = load_side(args.target, args.data, "TARGET")
     labels = load_labels(args.labels, args.data) if args.labels else source_labels
     if args.subsample is not None:
         source, target = subsample(source, target, args.subsample, args.seed, args.id_column)
@@ -178,6 +226,9 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             **kwargs,
         )
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError) as exc:
+        # Only the storage is a database here; its URL is the user's to fix.
+        raise storage_error(str(storage), exc) from exc
     except KeyboardInterrupt:
         if storage is not None:
             print(
@@ -215,22 +266,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source-metric", choices=METRICS)
     parser.add_argument("--target-metric", choices=METRICS)
     parser.add_argument("--labels", metavar="SPEC", help="cowen-keltner[@PATH] or FILE (id, label)")
-    parser.add_argument("--trials", type=int, default=100, metavar="N")
-    parser.add_argument("--inits", type=int, metavar="N", help="initial plans per trial (3)")
+    parser.add_argument("--trials", type=positive_int, default=100, metavar="N")
+    parser.add_argument(
+        "--inits", type=positive_int, metavar="N", help="initial plans per trial (3)"
+    )
     parser.add_argument(
         "--init",
         default="random",
         help="random, permutation, uniform, or a comma list cycled through",
     )
     parser.add_argument("--sampler", default="tpe", choices=("tpe", "grid", "random"))
-    parser.add_argument("--eps-min", type=float, default=1e-4)
-    parser.add_argument("--eps-max", type=float, default=1e-2)
+    parser.add_argument("--eps-min", type=positive_float, default=1e-4)
+    parser.add_argument("--eps-max", type=positive_float, default=1e-2)
     parser.add_argument("--storage", metavar="URL", help="SQLite path or database URL")
     parser.add_argument("--study", metavar="NAME", help="study name (default: digest of inputs)")
     parser.add_argument("--plans", metavar="DIR", help="folder for the best plans (.npy)")
     parser.add_argument(
         "--heartbeat",
-        type=int,
+        type=positive_int,
         default=10,
         metavar="S",
         help="seconds between trial heartbeats; a trial silent for 3×S is retried",
@@ -238,21 +291,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--subsample",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="align a seeded random subset of N videos (quick looks)",
     )
-    parser.add_argument("--max-iter", type=int, default=500)
-    parser.add_argument("--jobs", type=int, default=1, help="trials run at once in this process")
+    parser.add_argument("--max-iter", type=positive_int, default=500)
+    parser.add_argument(
+        "--jobs", type=positive_int, default=1, help="trials run at once in this process"
+    )
     parser.add_argument("--refine", action="store_true", help="refine the best plan at smaller ε")
     parser.add_argument(
         "--baseline",
-        type=int,
+        type=nonnegative_int,
         default=1,
         metavar="N",
         help="shuffled-ratings alignments to compare with (0: none)",
     )
-    parser.add_argument("--permutations", type=int, default=1000, help="Mantel permutations")
-    parser.add_argument("--report", metavar="DIR", help="write report.html, PNGs, metrics.json")
+    parser.add_argument(
+        "--permutations", type=nonnegative_int, default=1000, help="Mantel permutations"
+    )
+    parser.add_argument(
+        "--report", metavar="DIR", type=output_folder, help="write report.html, PNGs, metrics.json"
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)

@@ -29,6 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from emoalign.cli.errors import user_errors
+
 if TYPE_CHECKING:
     from emoalign.query import QueryOptions, Usage
 
@@ -81,33 +83,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+@user_errors
 def run(args: argparse.Namespace) -> int:
     # Imported here so that 'emoalign --help' does not load aiohttp, PyAV and polars.
     from emoalign.query import QueryOptions, Usage
 
     usage = Usage()
-    try:
-        options = QueryOptions(
-            concurrency=args.concurrency,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            repeats=args.repeats,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            timeout=args.timeout,
-            retries=args.retries,
-            reasks=args.reasks,
-            progress=False if args.no_progress else None,
-        )
-        cache = False if args.no_cache else args.cache
-        status = (
-            _synonyms(args, options, cache, usage)
-            if args.synonyms
-            else _videos(args, options, cache, usage)
-        )
-    except (ValueError, TypeError) as exc:
-        print(f"emoalign query: error: {exc}", file=sys.stderr)
-        return 2
+    options = QueryOptions(
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        repeats=args.repeats,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        retries=args.retries,
+        reasks=args.reasks,
+        progress=False if args.no_progress else None,
+    )
+    cache = False if args.no_cache else args.cache
+    status = (
+        _synonyms(args, options, cache, usage)
+        if args.synonyms
+        else _videos(args, options, cache, usage)
+    )
     print(usage.summary(), file=sys.stderr)
     return status
 
@@ -121,6 +120,8 @@ def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, us
         raise ValueError("--gt and --pred belong to --synonyms")
     if args.out.suffix.lower() != ".parquet":
         raise ValueError(f"--out must be a .parquet file, got {str(args.out)!r}")
+    if args.template is not None and not args.template.is_file():
+        raise FileNotFoundError(f"--template {args.template}: no such file; give a text file")
     template = args.template.read_text(encoding="utf-8") if args.template else None
     df = query(
         args.videos,
