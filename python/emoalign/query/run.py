@@ -277,7 +277,8 @@ async def aquery(
         raise TypeError(f"task must be a task name or a Task, not {type(task).__name__}")
     prov = make_provider(provider, model, base_url=base_url, api_key_env=api_key_env)
     sampling = sampling if sampling is not None else Sampling()
-    options = options if options is not None else QueryOptions()
+    # "auto" settings decided once, so that requests are built with what is sent.
+    options = (options if options is not None else QueryOptions()).for_provider(prov)
     usage = usage if usage is not None else Usage()
     paths = resolve_videos(videos)
     show = options.progress if options.progress is not None else sys.stderr.isatty()
