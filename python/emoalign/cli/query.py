@@ -66,8 +66,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--rpm", type=float, help="requests per minute limit")
     parser.add_argument("--tpm", type=float, help="tokens per minute limit (estimated)")
     parser.add_argument("--repeats", type=int, default=1, help="independent samples per video")
-    parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument(
+        "--temperature",
+        type=_temperature,
+        default="auto",
+        help="a number in [0, 2]; 'omit' leaves it out of the request (the model's default); "
+        "'auto' (default) sends 0, or leaves it out for models that reject it (o-series, gpt-5, "
+        "Gemini 3)",
+    )
+    parser.add_argument("--max-tokens", type=int, default=1024, help="output-token limit")
+    parser.add_argument(
+        "--max-tokens-cap",
+        type=int,
+        help="a reply cut by the limit is asked again with twice the limit, up to this "
+        "(default: 8 x --max-tokens)",
+    )
+    parser.add_argument(
+        "--thinking-budget",
+        type=int,
+        help="Gemini thinking tokens (counted in the output limit): 0 off, -1 dynamic",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP attempt")
     parser.add_argument("--retries", type=int, default=6, help="retries of transient failures")
     parser.add_argument("--reasks", type=int, default=2, help="re-asks after an invalid reply")
@@ -96,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
+        max_tokens_cap=args.max_tokens_cap,
+        thinking_budget=args.thinking_budget,
         timeout=args.timeout,
         retries=args.retries,
         reasks=args.reasks,
@@ -109,6 +129,18 @@ def run(args: argparse.Namespace) -> int:
     )
     print(usage.summary(), file=sys.stderr)
     return status
+
+
+def _temperature(text: str) -> float | str | None:
+    """argparse type of --temperature: 'auto', 'omit' (None), or a number."""
+    if text in ("auto", "omit"):
+        return None if text == "omit" else text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 2], 'auto' or 'omit', got {text!r}"
+        ) from None
 
 
 def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, usage: Usage) -> int:
