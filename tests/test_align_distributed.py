@@ -39,7 +39,8 @@ def pg_url() -> str:
             "these tests need a PostgreSQL server: start a throwaway one with\n"
             '    export EMOALIGN_TEST_PG_URL="$(bash scripts/start_postgres.sh)"\n'
             "(stop it with `bash scripts/start_postgres.sh --stop`), or run scripts/test.sh, "
-            "which does both"
+            "which does both",
+            pytrace=False,
         )
     return url
 
