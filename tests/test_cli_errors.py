@@ -72,7 +72,18 @@ CASES = [
     (
         ["align", "cowen-keltner:categories", "{d}/model.csv"],
         "emoalign align",
-        "give the Cowen & Keltner CSV as cowen-keltner:categories@PATH or with --data PATH",
+        "SOURCE cowen-keltner:categories: give the Cowen & Keltner CSV as "
+        "cowen-keltner:categories@PATH or with --data PATH",
+    ),
+    (
+        ["align", "cowen-keltner:categories@{d}/nope", "{d}/model.csv"],
+        "emoalign align",
+        "SOURCE cowen-keltner:categories@{d}/nope: Cowen & Keltner CSV not found at {d}/nope",
+    ),
+    (
+        ["align", "{d}/human.csv", "{d}/model.csv", "--labels", "cowen-keltner@{d}/nope"],
+        "emoalign align",
+        "--labels cowen-keltner@{d}/nope: Cowen & Keltner CSV not found",
     ),
     (
         ["demo", "--out", "{d}/demo", "--categories", "1", "--per-category", "2"],
@@ -211,3 +222,16 @@ def test_console_command_exits_2_without_traceback(files: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("emoalign align: error: source has 2 video(s)")
     assert "Traceback" not in done.stderr
+
+
+def test_bad_cowen_keltner_block_names_the_side(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(shared_data / "cowen_keltner_2017")
+    argv = ["align", "cowen-keltner:categories", "cowen-keltner:dimension", "--data", data]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "emoalign align: error: TARGET cowen-keltner:dimension: unknown block 'dimension'; "
+        "choose categories, dimensions or free_response\n"
+    )

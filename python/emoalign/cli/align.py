@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +69,22 @@ def _read_table(path: Path, argument: str, expected: str) -> pl.DataFrame:
         ) from exc
 
 
+@contextlib.contextmanager
+def _naming(argument: str, spec: str) -> Iterator[None]:
+    """Puts the argument and its value in front of an input error raised inside."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:
+        raise type(exc)(f"{argument} {spec}: {exc}") from exc
+
+
 def _ck(spec: str, data: str | None) -> Any:
     from emoalign.datasets import load_cowen_keltner
 
     _, _, path = spec.partition("@")
     location = path or data
     if not location:
-        raise ValueError(f"{spec}: give the Cowen & Keltner CSV as {spec}@PATH or with --data PATH")
+        raise ValueError(f"give the Cowen & Keltner CSV as {spec}@PATH or with --data PATH")
     return load_cowen_keltner(location)
 
 
@@ -83,15 +94,18 @@ def load_side(
     """A side's table, plus default labels when it comes from the Cowen & Keltner set."""
     if spec.startswith(CK_PREFIX + ":"):
         block = spec[len(CK_PREFIX) + 1 :].partition("@")[0]
-        ck = _ck(spec, data)
-        return ck.block(block), dict(zip(ck.ids, ck.labels.tolist(), strict=True))
+        with _naming(argument, spec):
+            ck = _ck(spec, data)
+            table = ck.block(block)
+        return table, dict(zip(ck.ids, ck.labels.tolist(), strict=True))
     expected = "a CSV/Parquet file or cowen-keltner:BLOCK[@PATH]"
     return _read_table(Path(spec), argument, expected), None
 
 
 def load_labels(spec: str, data: str | None) -> dict[str, str]:
     if spec == CK_PREFIX or spec.startswith(CK_PREFIX + "@"):
-        ck = _ck(spec, data)
+        with _naming("--labels", spec):
+            ck = _ck(spec, data)
         return dict(zip(ck.ids, ck.labels.tolist(), strict=True))
     expected = "cowen-keltner[@PATH] or a CSV/Parquet file with two columns (id, label)"
     table = _read_table(Path(spec), "--labels", expected)
