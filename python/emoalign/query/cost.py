@@ -7,6 +7,7 @@ model missing from the table is counted in tokens with no cost estimate.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -57,10 +58,10 @@ class Usage:
     )
 
     def _dated(self, reply: Reply) -> None:
-        when = reply.received
-        if when is not None:
-            self.first_reply = when if self.first_reply is None else min(self.first_reply, when)
-            self.last_reply = when if self.last_reply is None else max(self.last_reply, when)
+        # A reply without a recorded time has just arrived.
+        when = reply.received if reply.received is not None else time.time()
+        self.first_reply = when if self.first_reply is None else min(self.first_reply, when)
+        self.last_reply = when if self.last_reply is None else max(self.last_reply, when)
 
     def add_paid(self, model: str, reply: Reply) -> None:
         self._dated(reply)

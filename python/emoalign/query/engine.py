@@ -393,4 +393,4 @@ class Engine:
             raise TransientError(
                 f"malformed response body: {self.provider.redact(str(exc))}"
             ) from None
-        return replace(reply, received=time.time())
+        return reply

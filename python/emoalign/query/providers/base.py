@@ -45,8 +45,8 @@ class Reply:
     truncated: bool = False
     """The output-token limit cut the reply (``finish_reason: "length"``, ``MAX_TOKENS``)."""
     received: float | None = field(default=None, compare=False)
-    """When the reply arrived (Unix seconds); kept by the cache, so replays keep the date. Not
-    part of equality: the same reply is the same whenever it came."""
+    """When the reply arrived (Unix seconds) as the cache recorded it, so that replays keep the
+    date; None for a reply that has just arrived. Not part of equality."""
 
 
 class ProtocolError(Exception):
