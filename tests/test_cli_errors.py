@@ -192,11 +192,49 @@ def test_bad_numbers_are_argparse_errors(
     assert message in capsys.readouterr().err
 
 
-def test_report_into_a_file_is_refused(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["align", "h.csv", "m.csv", "--report", "{d}/gt.csv"],
+            "argument --report: {d}/gt.csv is a file; give a folder",
+        ),
+        (
+            ["align", "h.csv", "m.csv", "--plans", "{d}/gt.csv"],
+            "argument --plans: {d}/gt.csv is a file",
+        ),
+        (["demo", "--out", "{d}/gt.csv"], "argument --out: {d}/gt.csv is a file"),
+        (
+            ["score", "classify", "--gt", "g", "--pred", "p", "--json", "{d}"],
+            "argument --json: {d} is a folder; give a file path",
+        ),
+        (
+            ["score", "classify", "--gt", "g", "--pred", "p", "--plot", "{d}"],
+            "argument --plot: {d} is a folder",
+        ),
+        (
+            ["query", "v.mp4", "--provider", "openai", "--model", "m", "--out", "{d}"],
+            "argument --out: {d} is a folder",
+        ),
+    ],
+)
+def test_outputs_of_the_wrong_kind_are_refused(
+    argv: list[str], message: str, files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["align", f"{files}/human.csv", f"{files}/model.csv", "--report", f"{files}/gt.csv"])
+        main(_fill(argv, files))
     assert exit_info.value.code == 2
-    assert f"argument --report: {files}/gt.csv is a file; give a folder" in capsys.readouterr().err
+    assert message.replace("{d}", str(files)) in capsys.readouterr().err
+
+
+def test_a_storage_that_is_not_a_database(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["align", f"{files}/human.csv", f"{files}/model.csv", "--storage", f"{files}/gt.csv"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"emoalign align: error: --storage {files}/gt.csv: the study database cannot be used "
+        "(file is not a database); check the URL and that the server is running, or give a new "
+        "SQLite file path\n"
+    )
 
 
 def test_unreachable_storage_names_it_without_the_password(
@@ -208,7 +246,7 @@ def test_unreachable_storage_names_it_without_the_password(
     assert main([*argv, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("emoalign align: error: --storage postgresql+psycopg://me:***@127.0.0.1")
-    assert "cannot open the study database" in err and "hunter2" not in err
+    assert "the study database cannot be used" in err and "hunter2" not in err
     assert err.count("\n") == 1
 
 

@@ -175,7 +175,8 @@ def print_summary(
 
 
 def storage_error(storage: str, exc: Exception) -> ValueError:
-    """A database that cannot be reached or named, as a ``--storage`` error without secrets."""
+    """A database that cannot be reached, named or read, as a ``--storage`` error without
+    secrets."""
     from sqlalchemy.engine import make_url
 
     try:
@@ -185,8 +186,8 @@ def storage_error(storage: str, exc: Exception) -> ValueError:
     # The driver's first line says why (refused, unknown host, bad password) and holds no secret.
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return ValueError(
-        f"--storage {shown}: cannot open the study database ({reason}); check the URL and that "
-        "the server is running, or give a SQLite file path"
+        f"--storage {shown}: the study database cannot be used ({reason}); check the URL and "
+        "that the server is running, or give a new SQLite file path"
     )
 
 
@@ -240,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             **kwargs,
         )
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError) as exc:
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.DatabaseError) as exc:
         # Only the storage is a database here; its URL is the user's to fix.
         raise storage_error(str(storage), exc) from exc
     except KeyboardInterrupt:
@@ -294,7 +295,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eps-max", type=positive_float, default=1e-2)
     parser.add_argument("--storage", metavar="URL", help="SQLite path or database URL")
     parser.add_argument("--study", metavar="NAME", help="study name (default: digest of inputs)")
-    parser.add_argument("--plans", metavar="DIR", help="folder for the best plans (.npy)")
+    parser.add_argument(
+        "--plans", metavar="DIR", type=output_folder, help="folder for the best plans (.npy)"
+    )
     parser.add_argument(
         "--heartbeat",
         type=positive_int,

@@ -13,6 +13,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -75,6 +76,13 @@ def output_folder(text: str) -> str:
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a file; give a folder to write into")
     return text
+
+
+def output_file(text: str) -> Path:
+    """argparse type: a file to write (its folder is made if missing), never a folder."""
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file path")
+    return Path(text)
 
 
 def _bounded(kind: type, text: str, ok: Callable[[float], bool], what: str) -> int | float:

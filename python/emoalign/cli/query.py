@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from emoalign.cli.errors import user_errors
+from emoalign.cli.errors import output_file, user_errors
 
 if TYPE_CHECKING:
     from emoalign.query import QueryOptions, Usage
@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--cache", type=Path, help="SQLite cache file")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--out", required=True, type=Path, help="FILE.parquet (GROUPS.json)")
+    parser.add_argument("--out", required=True, type=output_file, help="FILE.parquet (GROUPS.json)")
     parser.add_argument(
         "--synonyms", action="store_true", help="group synonyms of --gt and --pred words instead"
     )

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from emoalign.cli.errors import user_errors
+from emoalign.cli.errors import output_file, user_errors
 from emoalign.metrics import (
     align,
     classification_report,
@@ -78,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     classify.add_argument(
         "--labels", help="comma-separated class order for the confusion matrix (default: sorted)"
     )
-    classify.add_argument("--plot", type=Path, help="save the confusion matrix plot here (.png)")
+    classify.add_argument(
+        "--plot", type=output_file, help="save the confusion matrix plot here (.png)"
+    )
 
     dims = kinds.add_parser("dimensions", help="dimensional and sentiment-intensity metrics")
     _add_common(dims)
@@ -104,7 +106,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gt", type=Path, required=True, help="ground-truth labels (CSV/Parquet)")
     parser.add_argument("--pred", type=Path, required=True, help="predictions (CSV/Parquet)")
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--json", type=output_file, help="also write the results to this JSON file")
     parser.add_argument(
         "--strict",
         action="store_true",
