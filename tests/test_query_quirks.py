@@ -164,6 +164,9 @@ def test_cut_reply_is_asked_again_with_a_larger_limit(protocol: str, model: str)
     assert (outcome.status, outcome.value) == ("ok", "joy")
     assert [output_limit(protocol, r.body) for r in srv.requests] == [1024, 2048]
     assert usage.invalid == 0 and usage.errors == 0 and usage.paid_replies == 2
+    # Thinking is billed as output (Gemini reports it apart from the candidates): the whole
+    # first limit, then 1500 thoughts and the 5-token answer.
+    assert usage.tokens_out == 1024 + 1500 + len('{"label": "joy"}') // 4 + 1
 
 
 def test_cut_at_the_cap_is_a_clear_error(tmp_path: Path) -> None:

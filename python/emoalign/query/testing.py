@@ -249,10 +249,13 @@ class FakeLLMServer:
         prompt_tokens = 50 + 258 * count_images(protocol, body)
         thoughts = self._thoughts(protocol, body)
         out_tokens = len(text) // 4 + 1
-        cut = thoughts + out_tokens > output_limit(protocol, body)
+        limit = output_limit(protocol, body)
+        cut = thoughts + out_tokens > limit
         if cut:
-            # The limit ran out while thinking or answering: nothing usable comes back.
-            text, out_tokens = "", max(0, output_limit(protocol, body) - thoughts)
+            # The limit ran out while thinking or answering: nothing usable comes back, and the
+            # whole limit was spent (billed).
+            thoughts = min(thoughts, int(limit))
+            text, out_tokens = "", int(limit) - thoughts
         n = next(self._ids)
         if protocol == "openai":
             reply: dict[str, Any] = {
