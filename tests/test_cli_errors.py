@@ -227,6 +227,21 @@ def test_outputs_of_the_wrong_kind_are_refused(
     assert message.replace("{d}", str(files)) in capsys.readouterr().err
 
 
+def test_a_missing_database_driver_is_named(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pg8000 is a PostgreSQL driver SQLAlchemy knows; None in sys.modules makes it uninstalled.
+    monkeypatch.setitem(sys.modules, "pg8000", None)
+    url = "postgresql+pg8000://me:hunter2@127.0.0.1:9/db"
+    argv = ["align", f"{files}/human.csv", f"{files}/model.csv", "--storage", url]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "emoalign align: error: --storage postgresql+pg8000://me:***@127.0.0.1:9/db: its database "
+        "driver 'pg8000' is not installed; pip install pg8000 (for postgresql+psycopg: pip "
+        "install 'emoalign[postgres]')\n"
+    )
+
+
 def test_a_storage_that_is_not_a_database(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["align", f"{files}/human.csv", f"{files}/model.csv", "--storage", f"{files}/gt.csv"]
     assert main(argv) == 2

@@ -19,6 +19,7 @@ from emoalign.cli.errors import (
     positive_int,
     user_errors,
 )
+from emoalign.cli.storage import shown, storage_errors
 from emoalign.distance import METRICS
 
 CK_PREFIX = "cowen-keltner"
@@ -174,23 +175,6 @@ def print_summary(
         print(f"{key:<{width}}  {value}", file=out)
 
 
-def storage_error(storage: str, exc: Exception) -> ValueError:
-    """A database that cannot be reached, named or read, as a ``--storage`` error without
-    secrets."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        shown = make_url(storage).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: nothing in it can be a password field
-        shown = storage
-    # The driver's first line says why (refused, unknown host, bad password) and holds no secret.
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return ValueError(
-        f"--storage {shown}: the study database cannot be used ({reason}); check the URL and "
-        "that the server is running, or give a new SQLite file path"
-    )
-
-
 def check_eps_range(args: argparse.Namespace) -> None:
     """``--eps-min`` and ``--eps-max`` (each checked positive by argparse) in order."""
     if args.eps_min > args.eps_max:
@@ -201,8 +185,6 @@ def check_eps_range(args: argparse.Namespace) -> None:
 
 @user_errors
 def run(args: argparse.Namespace) -> int:
-    import sqlalchemy.exc
-
     from emoalign.alignment import align
 
     check_eps_range(args)
@@ -218,43 +200,43 @@ def run(args: argparse.Namespace) -> int:
     if args.inits is not None:
         kwargs["n_inits"] = args.inits
     try:
-        result = align(
-            source,
-            target,
-            metric=args.metric,
-            source_metric=args.source_metric,
-            target_metric=args.target_metric,
-            labels=labels,
-            eps_range=(args.eps_min, args.eps_max),
-            n_trials=args.trials,
-            init=args.init.split(","),
-            sampler=args.sampler,
-            storage=storage,
-            study_name=args.study,
-            seed=args.seed,
-            max_iter=args.max_iter,
-            n_jobs=args.jobs,
-            refine=args.refine,
-            plans_dir=args.plans,
-            heartbeat=args.heartbeat,
-            id_column=args.id_column,
-            progress=not args.no_progress,
-            **kwargs,
-        )
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.DatabaseError) as exc:
-        # Only the storage is a database here; its URL is the user's to fix.
-        raise storage_error(str(storage), exc) from exc
+        with storage_errors(storage):
+            result = align(
+                source,
+                target,
+                metric=args.metric,
+                source_metric=args.source_metric,
+                target_metric=args.target_metric,
+                labels=labels,
+                eps_range=(args.eps_min, args.eps_max),
+                n_trials=args.trials,
+                init=args.init.split(","),
+                sampler=args.sampler,
+                storage=storage,
+                study_name=args.study,
+                seed=args.seed,
+                max_iter=args.max_iter,
+                n_jobs=args.jobs,
+                refine=args.refine,
+                plans_dir=args.plans,
+                heartbeat=args.heartbeat,
+                id_column=args.id_column,
+                progress=not args.no_progress,
+                **kwargs,
+            )
     except KeyboardInterrupt:
         if storage is not None:
             print(
-                f"interrupted; the study in {storage} resumes when this command is run again",
+                f"interrupted; the study in {shown(storage)} resumes when this command is run "
+                "again",
                 file=sys.stderr,
             )
         raise
     if args.baseline > 0:
         result.baseline(args.baseline)
     summary = result.summary(permutations=args.permutations)
-    print(f"study {result.study_name}" + (f" in {storage}" if storage else " (in memory)"))
+    where = f" in {shown(storage)}" if storage else " (in memory)"
+    print(f"study {result.study_name}{where}")
     print_summary(summary)
     if args.report is not None:
         page = result.report(
