@@ -149,8 +149,11 @@ class TrialSeededTPE(optuna.samplers.BaseSampler):
     def _for(self, trial: FrozenTrial) -> optuna.samplers.TPESampler:
         # RandomState seeds are 32-bit; SeedSequence mixes (seed, number) into one.
         state = np.random.SeedSequence([self._seed, trial.number, 0x7E5]).generate_state(1)
+        # constant_liar: trials running elsewhere count as poor results, so that concurrent
+        # workers spread out instead of proposing near neighbours (Optuna's advice for parallel
+        # TPE; a serial study has no such trials and is unaffected).
         return optuna.samplers.TPESampler(
-            seed=int(state[0]), n_startup_trials=self._n_startup_trials
+            seed=int(state[0]), n_startup_trials=self._n_startup_trials, constant_liar=True
         )
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict:
