@@ -122,7 +122,8 @@ def align(
 
     ``storage``: None (in memory), a file path (SQLite) or a database URL such as
     ``postgresql+psycopg://user@host:5432/db``. Processes calling ``align`` with the same
-    inputs, settings, storage and ``study_name`` share the work of one study; a study that was
+    inputs, settings, storage and ``study_name`` share the work of one study, never solving the
+    same ε twice (TPE seeds each trial from ``seed`` and the trial number); a study that was
     interrupted resumes. ``study_name`` defaults to a digest of the inputs and settings.
     ``plans_dir`` keeps best plans as .npy files (default: beside a SQLite file; in memory for
     in-memory studies; otherwise the best plan is recomputed). ``n_jobs`` runs trials in threads.

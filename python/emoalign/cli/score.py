@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
+from emoalign.cli.errors import output_file, user_errors
 from emoalign.metrics import (
     align,
     classification_report,
@@ -78,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     classify.add_argument(
         "--labels", help="comma-separated class order for the confusion matrix (default: sorted)"
     )
-    classify.add_argument("--plot", type=Path, help="save the confusion matrix plot here (.png)")
+    classify.add_argument(
+        "--plot", type=output_file, help="save the confusion matrix plot here (.png)"
+    )
 
     dims = kinds.add_parser("dimensions", help="dimensional and sentiment-intensity metrics")
     _add_common(dims)
@@ -104,24 +106,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gt", type=Path, required=True, help="ground-truth labels (CSV/Parquet)")
     parser.add_argument("--pred", type=Path, required=True, help="predictions (CSV/Parquet)")
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--json", type=output_file, help="also write the results to this JSON file")
     parser.add_argument(
         "--strict",
         action="store_true",
         help="fail if the files cover different samples (default: score the shared ones and "
         "report the rest)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, error_prefix=parser.prog)
 
 
+@user_errors
 def run(args: argparse.Namespace) -> int:
     """Run one ``score`` sub-command; bad input is reported on stderr with exit code 2."""
     handlers = {"openset": _openset, "classify": _classify, "dimensions": _dimensions}
-    try:
-        results = handlers[args.score_kind](args)
-    except (ValueError, TypeError) as exc:
-        print(f"emoalign score {args.score_kind}: error: {exc}", file=sys.stderr)
-        return 2
+    results = handlers[args.score_kind](args)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(_jsonable(results), indent=2) + "\n", encoding="utf-8")
@@ -130,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _openset(args: argparse.Namespace) -> dict[str, Any]:
-    gt = load_openset_csv(args.gt, list_syntax=args.list_syntax)
-    pred = load_openset_csv(args.pred, list_syntax=args.list_syntax)
+    gt = load_openset_csv(args.gt, list_syntax=args.list_syntax, argument="--gt")
+    pred = load_openset_csv(args.pred, list_syntax=args.list_syntax, argument="--pred")
     kwargs: dict[str, Any] = {"strict": args.strict, "list_syntax": args.list_syntax}
     results: dict[str, Any] = {
         "openset": openset_scores(gt, pred, synonyms=args.synonyms, **kwargs)
@@ -162,11 +161,14 @@ def _prf(sc: dict[str, Any]) -> str:
 
 
 def _classify(args: argparse.Namespace) -> dict[str, Any]:
-    gt = load_categories(args.gt, id_column=args.id_column, label_column=args.label_column)
+    gt = load_categories(
+        args.gt, id_column=args.id_column, label_column=args.label_column, argument="--gt"
+    )
     pred = load_categories(
         args.pred,
         id_column=args.id_column,
         label_column=args.pred_label_column or args.label_column,
+        argument="--pred",
     )
     pairs = align(gt, pred, strict=args.strict)
     if not pairs.ids:
@@ -189,8 +191,10 @@ def _classify(args: argparse.Namespace) -> dict[str, Any]:
 
 def _dimensions(args: argparse.Namespace) -> dict[str, Any]:
     column = args.pred_value_column or args.value_column
-    gt = load_values(args.gt, id_column=args.id_column, value_column=args.value_column)
-    pred = load_values(args.pred, id_column=args.id_column, value_column=column)
+    gt = load_values(
+        args.gt, id_column=args.id_column, value_column=args.value_column, argument="--gt"
+    )
+    pred = load_values(args.pred, id_column=args.id_column, value_column=column, argument="--pred")
     pairs = align(gt, pred, strict=args.strict)
     if not pairs.ids:
         raise ValueError("the two files share no sample id")
@@ -199,8 +203,8 @@ def _dimensions(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.emotion_column:
         kw = {"id_column": args.id_column, "label_column": args.emotion_column}
-        gt_emo = load_categories(args.gt, **kw)
-        pred_emo = load_categories(args.pred, **kw)
+        gt_emo = load_categories(args.gt, **kw, argument="--gt")
+        pred_emo = load_categories(args.pred, **kw, argument="--pred")
         # The combined score needs both parts on the same samples.
         scores["waf"] = weighted_f1(
             [gt_emo[i] for i in pairs.ids], [pred_emo[i] for i in pairs.ids]

@@ -76,20 +76,22 @@ def load_openset_csv(
     id_column: str = "name",
     label_column: str = "openset",
     list_syntax: ListSyntax = "python",
+    argument: str = "path",
 ) -> dict[str, list[str]]:
     """Load an OV-MERD style file: one row per sample, ``openset`` like ``"['happy', 'relaxed']"``.
 
     Works for CSV and Parquet; in Parquet the label column may also be a list-of-strings column.
-    Empty cells are empty lists. See :func:`parse_list_string` for ``list_syntax``.
+    Empty cells are empty lists. See :func:`parse_list_string` for ``list_syntax``. Errors name
+    the file as ``argument`` (the command line passes its option, e.g. ``--gt``).
     """
-    frame = _read_table(path, [id_column, label_column], argument="path")
+    frame = _read_table(path, [id_column, label_column], argument=argument)
     ids = frame.get_column(id_column).cast(pl.String).to_list()
     labels = frame.get_column(label_column)
     if labels.dtype == pl.List(pl.String):
         return {i: list(v or []) for i, v in zip(ids, labels.to_list(), strict=True)}
     if labels.dtype != pl.String:
         raise ValueError(
-            f"path: column {label_column!r} of {str(path)!r} has type {labels.dtype}; "
+            f"{argument}: column {label_column!r} of {str(path)!r} has type {labels.dtype}; "
             "expected list strings like \"['happy', 'relaxed']\" or a list of strings"
         )
     # Row numbers count the CSV header as row 1, so they match what an editor shows.
@@ -99,31 +101,37 @@ def load_openset_csv(
     }
 
 
-def load_categories(path: PathArg, *, id_column: str, label_column: str) -> dict[str, str]:
-    """Load closed-set labels (one category per sample) from a CSV or Parquet file."""
-    frame = _read_table(path, [id_column, label_column], argument="path")
+def load_categories(
+    path: PathArg, *, id_column: str, label_column: str, argument: str = "path"
+) -> dict[str, str]:
+    """Load closed-set labels (one category per sample) from a CSV or Parquet file; errors name
+    the file as ``argument``."""
+    frame = _read_table(path, [id_column, label_column], argument=argument)
     labels = frame.get_column(label_column)
     if labels.null_count():
         rows = [i + 2 for i in labels.is_null().arg_true().to_list()]
         raise ValueError(
-            f"path: {str(path)!r} has empty labels in column {label_column!r}, rows "
+            f"{argument}: {str(path)!r} has empty labels in column {label_column!r}, rows "
             f"{rows[:_SHOW_IDS]}; every sample needs a category"
         )
     ids = frame.get_column(id_column).cast(pl.String).to_list()
     return dict(zip(ids, labels.cast(pl.String).to_list(), strict=True))
 
 
-def load_values(path: PathArg, *, id_column: str, value_column: str) -> dict[str, float]:
-    """Load one numeric rating per sample (e.g. valence) from a CSV or Parquet file."""
-    frame = _read_table(path, [id_column, value_column], argument="path")
+def load_values(
+    path: PathArg, *, id_column: str, value_column: str, argument: str = "path"
+) -> dict[str, float]:
+    """Load one numeric rating per sample (e.g. valence) from a CSV or Parquet file; errors name
+    the file as ``argument``."""
+    frame = _read_table(path, [id_column, value_column], argument=argument)
     raw = frame.get_column(value_column)
     values = raw.cast(pl.Float64, strict=False)
     bad = (values.is_null() | values.is_nan()).arg_true().to_list()
     if bad:
         shown = [(r + 2, raw[r]) for r in bad[:_SHOW_IDS]]
         raise ValueError(
-            f"path: {str(path)!r} column {value_column!r} has missing or non-numeric values at "
-            f"(row, value) {shown}{' …' if len(bad) > _SHOW_IDS else ''}"
+            f"{argument}: {str(path)!r} column {value_column!r} has missing or non-numeric "
+            f"values at (row, value) {shown}{' …' if len(bad) > _SHOW_IDS else ''}"
         )
     ids = frame.get_column(id_column).cast(pl.String).to_list()
     return dict(zip(ids, values.to_list(), strict=True))

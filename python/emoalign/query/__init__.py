@@ -13,6 +13,7 @@ from emoalign.query.cost import DEFAULT_PRICES, Usage
 from emoalign.query.emotions import CK34, CK_DIMENSIONS
 from emoalign.query.engine import QueryOptions
 from emoalign.query.output import CONTRACT_COLUMNS, SCHEMA, failures, to_wide, write_parquet
+from emoalign.query.provenance import read_provenance
 from emoalign.query.providers import GeminiProvider, OpenAIProvider, Provider, make_provider
 from emoalign.query.run import aquery, query
 from emoalign.query.synonyms import SynonymGroupingError, agroup_synonyms, group_synonyms
@@ -42,6 +43,7 @@ __all__ = [
     "make_provider",
     "make_task",
     "query",
+    "read_provenance",
     "to_wide",
     "write_parquet",
 ]

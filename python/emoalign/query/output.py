@@ -20,17 +20,20 @@ raw        str      the model's raw reply text for ``invalid`` (null otherwise)
 
 Every (video_id, window, repeat) unit has either its ``ok`` rows or exactly one failure row
 (item and value null). A video that cannot be decoded gets one ``video_error`` row per repeat,
-at window 0.
+at window 0. A file written by ``query`` carries its provenance (provider, model, prompts,
+settings, dates of the replies) in its metadata: see :mod:`emoalign.query.provenance`.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 SCHEMA: dict[str, pl.DataType] = {
     "video_id": pl.String(),
@@ -129,14 +132,28 @@ def empty_frame() -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMA)
 
 
-def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
+def write_parquet(
+    df: pl.DataFrame,
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write atomically: a crash leaves either the old file or the new one, never half of one.
+
+    ``metadata`` goes into the file's key-value metadata (e.g. the provenance record of
+    :mod:`emoalign.query.provenance`).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        df.write_parquet(tmp)
+        if metadata:
+            # pyarrow: polars writes key-value metadata only in recent releases.
+            table = df.to_arrow()
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            df.write_parquet(tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from emoalign.query.cache import Cache, default_cache_path
 from emoalign.query.cost import Usage
 from emoalign.query.engine import Engine, ImageLoader, QueryOptions
 from emoalign.query.output import Rows, write_parquet
+from emoalign.query.provenance import provenance_metadata, query_provenance
 from emoalign.query.providers import Provider, make_provider
 from emoalign.query.request import Request
 from emoalign.query.tasks import Task, make_task
@@ -277,7 +278,8 @@ async def aquery(
         raise TypeError(f"task must be a task name or a Task, not {type(task).__name__}")
     prov = make_provider(provider, model, base_url=base_url, api_key_env=api_key_env)
     sampling = sampling if sampling is not None else Sampling()
-    options = options if options is not None else QueryOptions()
+    # "auto" settings decided once, so that requests are built with what is sent.
+    options = (options if options is not None else QueryOptions()).for_provider(prov)
     usage = usage if usage is not None else Usage()
     paths = resolve_videos(videos)
     show = options.progress if options.progress is not None else sys.stderr.isatty()
@@ -291,7 +293,8 @@ async def aquery(
             store.close()
     df = rows.frame()
     if out is not None:
-        write_parquet(df, out)
+        record = query_provenance(prov, task_obj, sampling, options, usage)
+        write_parquet(df, out, provenance_metadata(record))
     log.info("%s %s on %d videos: %s", prov.model, task_obj.name, len(paths), usage.summary())
     return df
 
