@@ -72,6 +72,13 @@ def load_side(spec: str, data: str | None) -> tuple[pl.DataFrame, dict[str, str]
     return _read_table(path), None
 
 
+def side_name(spec: str) -> str:
+    """A side's name in the report: the file's stem, or the Cowen & Keltner block without PATH."""
+    if spec.startswith(CK_PREFIX + ":"):
+        return spec.partition("@")[0]
+    return Path(spec).stem
+
+
 def load_labels(spec: str, data: str | None) -> dict[str, str]:
     if spec == CK_PREFIX or spec.startswith(CK_PREFIX + "@"):
         ck = _ck(spec, data)
@@ -111,6 +118,8 @@ def subsample(
 def print_summary(
     summary: dict[str, Any], extra: tuple[tuple[str, str], ...] = (), out: Any = None
 ) -> None:
+    from emoalign.report.numbers import p_value
+
     out = sys.stdout if out is None else out
     rows = [
         ("videos", f"{summary['n_videos']}"),
@@ -125,7 +134,11 @@ def print_summary(
                 rows.append((f"{level} matching {key}", f"{value:5.1f} %  (chance {chance:.1f} %)"))
     for method in ("pearson", "spearman"):
         r = summary[f"rsa_{method}"]
-        p = "" if r["p_value"] is None else f"  (Mantel p = {r['p_value']:.3g})"
+        p = (
+            ""
+            if r["p_value"] is None
+            else f"  (Mantel p {p_value(r['p_value'], r['permutations'])})"
+        )
         rows.append((f"RSA {method} r", f"{r['r']:.3f}{p}"))
     for row in summary.get("baseline", [])[:1]:
         item = row.get("item_top1")
@@ -141,7 +154,7 @@ def print_summary(
 
 
 def run(args: argparse.Namespace) -> int:
-    from emoalign.alignment import align
+    from emoalign.alignment import align, provenance
 
     source, source_labels = load_side(args.source, args.data)
     target, _ = load_side(args.target, args.data)
@@ -185,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         raise
+    provenance.record_cli(result, args.argv)
     if args.baseline > 0:
         result.baseline(args.baseline)
     summary = result.summary(permutations=args.permutations)
@@ -192,7 +206,9 @@ def run(args: argparse.Namespace) -> int:
     print_summary(summary)
     if args.report is not None:
         page = result.report(
-            args.report, names=(args.source, args.target), permutations=args.permutations
+            args.report,
+            names=(side_name(args.source), side_name(args.target)),
+            permutations=args.permutations,
         )
         print(f"report: {page}")
     return 0

@@ -11,7 +11,7 @@ from emoalign.cli.align import print_summary
 
 
 def run(args: argparse.Namespace) -> int:
-    from emoalign.alignment import align, synthetic_pair
+    from emoalign.alignment import align, provenance, synthetic_pair
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pair = synthetic_pair(args.categories, args.per_category, seed=args.seed)
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
+    provenance.record_cli(result, args.argv)
     result.baseline(1)
     summary = result.summary(permutations=args.permutations)
     page = result.report(
