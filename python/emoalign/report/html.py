@@ -51,11 +51,12 @@ figure{margin:1.6em 0;break-inside:avoid;page-break-inside:avoid}
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{font-size:.9em;margin-top:.4em}
 a.dl{font-size:.85em;margin-left:.6em}
-pre{background:#f5f5f5;padding:.7em;white-space:pre-wrap;word-break:break-all;font-size:.85em}
+pre{background:#f5f5f5;padding:.7em;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em}
 .note{color:#555;font-size:.88em}.refs{font-size:.88em}.refs li{margin:.25em 0}
 @media (max-width:820px){body{font-size:14px;padding:0 .6em}table{font-size:.8em}}
-@media print{body{max-width:none;margin:0;font-size:10pt}a.dl{display:none}
-.wrap{overflow:visible}figure img{max-height:8.5in;width:auto}a{color:inherit;text-decoration:none}}
+@media print{@page{margin:14mm}body{max-width:none;margin:0;font-size:10pt}a.dl{display:none}
+.wrap{overflow:visible;break-inside:avoid;page-break-inside:avoid}
+figure img{max-height:5.4in;width:auto}a{color:inherit;text-decoration:none}}
 """
 
 
