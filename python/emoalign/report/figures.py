@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import patheffects
+from matplotlib import patheffects, ticker
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
@@ -164,6 +164,12 @@ def epsilon_figure(
             label="best (lowest GW distance)",
         )  # fmt: skip
     left.set_xscale("log")
+    # Ticks at 1, 2 and 5 × 10^k written as plain decimals: a search often spans less than a
+    # decade, where the default log axis labels crowd into one another.
+    left.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    left.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    left.xaxis.set_minor_formatter(ticker.NullFormatter())
+    right.xaxis.set_major_locator(ticker.MaxNLocator(5))
     left.set_xlabel("ε (entropic regularisation, log scale)")
     left.set_ylabel("GW distance (without entropy)")
     left.set_title("(a) ε search")
@@ -301,7 +307,7 @@ def rsa_figure(
                    **style)  # fmt: skip
         ax.scatter(x[within], y[within], color="#e66101", lw=0, label="within a category",
                    **style)  # fmt: skip
-    text = "\n".join(f"{method} r = {r:.3f}, Mantel p {p}" for method, (r, p) in stats.items())
+    text = "\n".join(f"{m.capitalize()} r = {r:.3f}, Mantel p {p}" for m, (r, p) in stats.items())
     ax.text(
         0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8.5,
         bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"},

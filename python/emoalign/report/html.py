@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from emoalign.alignment.result import Alignment
 
 KS = (1, 3, 5)
+MAX_EMBEDDED_SVG = 1_000_000
+"""Bytes up to which a figure's SVG is embedded in the page (base64 adds a third)."""
 
 _STYLE = """
 :root{color-scheme:light}
@@ -138,9 +140,17 @@ def _figure_html(number: int, fig: Figure) -> str:
         f'<img alt="{html.escape(fig.alt)}" width={width} height={height} '
         f'src="{_data_uri("image/png", fig.image.png)}">'
         f"<figcaption><b>Figure {number}.</b> <b>{html.escape(fig.title)}.</b> {fig.caption}"
-        f'<a class=dl download="figure{number}-{fig.name}.svg" '
-        f'href="{_data_uri("image/svg+xml", fig.image.svg)}">SVG</a></figcaption></figure>'
+        f"{_svg_link(number, fig)}</figcaption></figure>"
     )
+
+
+def _svg_link(number: int, fig: Figure) -> str:
+    """The figure's SVG, embedded for download; a big one (a heat map of a large study, whose
+    SVG is itself a raster) is linked as the file beside the page, to keep the page small."""
+    if len(fig.image.svg) <= MAX_EMBEDDED_SVG:
+        href = _data_uri("image/svg+xml", fig.image.svg)
+        return f'<a class=dl download="figure{number}-{fig.name}.svg" href="{href}">SVG</a>'
+    return f'<a class=dl href="{fig.name}.svg">SVG ({fig.name}.svg, beside this page)</a>'
 
 
 def _provenance_rows(
