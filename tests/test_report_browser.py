@@ -68,6 +68,7 @@ def shown_precision(text: str) -> float:
     return 0.5 * 10.0**-decimals * (1 + 1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_report_in_chromium(demo: Path, artefacts: Path, browser: Any, width: int) -> None:
     metrics = json.loads((demo / "metrics.json").read_text())
