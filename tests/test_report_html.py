@@ -219,3 +219,26 @@ def test_big_svgs_are_linked_not_embedded() -> None:
     assert 'download="figure1-rdms.svg" href="data:image/svg+xml;base64,' in small
     assert 'href="rdms.svg"' in big and "data:image/svg+xml" not in big
     assert "width=192 height=96" in big  # 96 CSS px per figure inch at 150 dpi
+
+
+def test_rdm_inputs_without_labels(tmp_path: Path) -> None:
+    import emoalign
+
+    pair = synthetic_pair(n_categories=3, per_category=6, seed=1)
+    D = np.asarray(emoalign.rdm(pair.human.drop("video_id").to_numpy()))
+    result = align(D, D[::-1, ::-1].copy(), n_trials=2, n_inits=1, eps_range=(1e-3, 1e-2))
+    result.baseline(1)
+    text = result.report(tmp_path, permutations=19).read_text()
+    assert "Per category" not in text and "category top-1" not in text
+    assert "given directly as an RDM" in text
+    assert "the videos of the target RDM were permuted (one shuffle)" in text
+    assert tagged(text, "item.top1") == f"{result.matching_rate(1):.1f}"
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["provenance"]["metrics"] == {"source": None, "target": None}
+    for name in FIGURES:
+        with Image.open(tmp_path / f"{name}.png") as image:
+            image.load()
+            assert image.size == (
+                metrics["figures"][name]["width"],
+                metrics["figures"][name]["height"],
+            )

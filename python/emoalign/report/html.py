@@ -183,8 +183,12 @@ def _provenance_rows(
         ),
         (
             "RDMs",
-            f"{e(names[0])}: {e(methods.metric_phrase(p.source_metric))}; "
-            f"{e(names[1])}: {e(methods.metric_phrase(p.target_metric))}; each scaled to max 1",
+            "; ".join(
+                f"{e(name)}: "
+                + (f"{e(metric)} distance between rating vectors" if metric else "given as an RDM")
+                for name, metric in zip(names, (p.source_metric, p.target_metric), strict=True)
+            )
+            + "; each scaled to max 1",
         ),
         (
             "ε search",

@@ -83,7 +83,10 @@ def cite(*keys: str) -> str:
 
 
 def metric_phrase(metric: str | None) -> str:
-    return "given as an RDM" if metric is None else f"{metric} distance between rating vectors"
+    """How a side's RDM was made, to follow "was" (e.g. "the euclidean distance between …")."""
+    if metric is None:
+        return "given directly as an RDM"
+    return f"the {metric} distance between rating vectors"
 
 
 def paragraph(
@@ -99,10 +102,10 @@ def paragraph(
     kinds = sorted(set(spec.kinds))
     same_metric = p.source_metric == p.target_metric
     if same_metric:
-        rdm = f"the {e(metric_phrase(p.source_metric))}"
+        rdm = e(metric_phrase(p.source_metric))
     else:
         rdm = (
-            f"the {e(metric_phrase(p.source_metric))} for the {e(names[0])} side and the "
+            f"{e(metric_phrase(p.source_metric))} for the {e(names[0])} side and "
             f"{e(metric_phrase(p.target_metric))} for the {e(names[1])} side"
         )
     categories = ""
