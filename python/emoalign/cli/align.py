@@ -134,11 +134,7 @@ def print_summary(
                 rows.append((f"{level} matching {key}", f"{value:5.1f} %  (chance {chance:.1f} %)"))
     for method in ("pearson", "spearman"):
         r = summary[f"rsa_{method}"]
-        p = (
-            ""
-            if r["p_value"] is None
-            else f"  (Mantel p {p_value(r['p_value'], r['permutations'])})"
-        )
+        p = "" if r["p_value"] is None else f", Mantel p {p_value(r['p_value'], r['permutations'])}"
         rows.append((f"RSA {method} r", f"{r['r']:.3f}{p}"))
     for row in summary.get("baseline", [])[:1]:
         item = row.get("item_top1")

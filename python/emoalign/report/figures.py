@@ -175,7 +175,7 @@ def epsilon_figure(
     left.set_title("(a) ε search")
     right.set_xlabel("GW distance (without entropy)")
     right.set_ylabel(f"{rate_name} (%)")
-    right.set_ylim(-3, 103)
+    right.set_ylim(-5, 107)  # room for the ring around a trial at 0 % or 100 %
     right.set_title(f"(b) {rate_name} against GW distance")
     left.legend(loc="best", fontsize=8)
     fig.colorbar(
