@@ -207,15 +207,15 @@ def test_embedding_is_faithful_when_matching_is_high() -> None:
 
 
 def test_big_svgs_are_linked_not_embedded() -> None:
-    from emoalign.report import html as page
+    from emoalign.report import gallery as page
     from emoalign.report.figures import Rendered
 
     def figure(svg_bytes: int) -> page.Figure:
         image = Rendered(b"png", b"<svg/>".ljust(svg_bytes), (300, 150))
         return page.Figure("rdms", "RDMs", "caption", "alt text", image)
 
-    small = page._figure_html(1, figure(page.MAX_EMBEDDED_SVG))
-    big = page._figure_html(1, figure(page.MAX_EMBEDDED_SVG + 1))
+    small = page.figure_html(1, figure(page.MAX_EMBEDDED_SVG))
+    big = page.figure_html(1, figure(page.MAX_EMBEDDED_SVG + 1))
     assert 'download="figure1-rdms.svg" href="data:image/svg+xml;base64,' in small
     assert 'href="rdms.svg"' in big and "data:image/svg+xml" not in big
     assert "width=192 height=96" in big  # 96 CSS px per figure inch at 150 dpi

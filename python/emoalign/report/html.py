@@ -10,28 +10,24 @@ JSON.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emoalign.alignment.matching import wilson_interval
-from emoalign.report import figures, methods, numbers
+from emoalign.report import figures, gallery, methods, numbers
 from emoalign.report.files import write_bytes, write_text
+from emoalign.report.tables import Column, key, plain, table
 
 if TYPE_CHECKING:
     from emoalign.alignment.result import Alignment
 
 KS = (1, 3, 5)
-MAX_EMBEDDED_SVG = 1_000_000
-"""Bytes up to which a figure's SVG is embedded in the page (base64 adds a third)."""
 
 _STYLE = """
 :root{color-scheme:light}
@@ -62,17 +58,6 @@ figure img{max-height:5.4in;width:auto}a{color:inherit;text-decoration:none}}
 """
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One numbered figure: where it goes, its caption and its alt text."""
-
-    name: str
-    title: str
-    caption: str
-    alt: str
-    image: figures.Rendered
-
-
 def _json_ready(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_ready(v) for k, v in value.items()}
@@ -85,72 +70,6 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     return value
-
-
-def _key(metric: str, text: str) -> str:
-    """A key number, tagged with its path in metrics.json."""
-    return f'<span data-metric="{html.escape(metric)}">{text}</span>'
-
-
-Column = tuple[str, str, Callable[[Any], str]]
-
-
-def _table(
-    rows: Sequence[dict[str, Any]],
-    columns: Sequence[Column],
-    caption: str,
-    row_class: Callable[[dict[str, Any]], str] | None = None,
-    metric: Callable[[dict[str, Any], str], str | None] | None = None,
-) -> str:
-    """An HTML table of ``rows`` with (key, header, formatter) ``columns``, in a scroller."""
-    head = "".join(f"<th>{html.escape(header)}</th>" for _, header, _ in columns)
-    body = []
-    for row in rows:
-        cls = row_class(row) if row_class else ""
-        cells = []
-        for key, _, fmt in columns:
-            text = fmt(row.get(key))
-            path = metric(row, key) if metric else None
-            cells.append(f"<td>{_key(path, text) if path else text}</td>")
-        body.append(f"<tr{f' class={cls}' if cls else ''}>{''.join(cells)}</tr>")
-    return (
-        f"<div class=wrap><table><caption>{caption}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-    )
-
-
-def _plain(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return html.escape(str(value))
-
-
-def _data_uri(kind: str, data: bytes) -> str:
-    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def _figure_html(number: int, fig: Figure) -> str:
-    # Shown at 96 CSS px per figure inch (the PNG holds figures.DPI px per inch, for sharp
-    # zoom and print), so that text has the same size in every figure.
-    width, height = (round(v * 96 / figures.DPI) for v in fig.image.size)
-    return (
-        f'<figure id="fig-{fig.name}">'
-        f'<img alt="{html.escape(fig.alt)}" width={width} height={height} '
-        f'src="{_data_uri("image/png", fig.image.png)}">'
-        f"<figcaption><b>Figure {number}.</b> <b>{html.escape(fig.title)}.</b> {fig.caption}"
-        f"{_svg_link(number, fig)}</figcaption></figure>"
-    )
-
-
-def _svg_link(number: int, fig: Figure) -> str:
-    """The figure's SVG, embedded for download; a big one (a heat map of a large study, whose
-    SVG is itself a raster) is linked as the file beside the page, to keep the page small."""
-    if len(fig.image.svg) <= MAX_EMBEDDED_SVG:
-        href = _data_uri("image/svg+xml", fig.image.svg)
-        return f'<a class=dl download="figure{number}-{fig.name}.svg" href="{href}">SVG</a>'
-    return f'<a class=dl href="{fig.name}.svg">SVG ({fig.name}.svg, beside this page)</a>'
 
 
 def _provenance_rows(
@@ -224,149 +143,6 @@ def _provenance_rows(
     return rows
 
 
-def _figures(
-    a: Alignment,
-    names: tuple[str, str],
-    metric_names: tuple[str, str],
-    order: figures.Order,
-    rates: dict[str, dict[int, float]],
-    intervals: dict[str, dict[int, tuple[float, float]]],
-    chance: dict[str, dict[int, float]],
-    baseline: dict[str, dict[int, float]] | None,
-    shuffles: int,
-    stats: dict[str, tuple[float, str]],
-) -> tuple[list[Figure], dict[str, Any]]:
-    """The six figures with captions, plus the figure-derived numbers for metrics.json."""
-    e = html.escape
-    n = a.n
-    k_text = "" if a.labels is None else f", sorted into {len(order.names)} category blocks"
-    complete = a.trials.filter(a.trials["state"] == "complete")
-    rate_col = "category_rate" if a.labels is not None else "item_rate"
-    rate_name = ("category" if a.labels is not None else "item") + " matching top-1"
-    eps = complete["epsilon"].to_numpy()
-    gw = complete["gw_dist"].to_numpy()
-    trial_rates = complete[rate_col].fill_null(float("nan")).to_numpy()
-    converged = complete["converged"].fill_null(False).to_numpy().astype(bool)
-    best = int(np.flatnonzero(complete["trial"].to_numpy() == a.best_trial)[0])
-    stalled = int((~converged).sum())
-    embedding = a.aligned_embedding(2)
-    rsa_fig, shown_pairs = figures.rsa_figure(
-        a.C1, a.C2, a.labels, stats, names, metric_names, seed=a.spec.seed
-    )
-    pairs = n * (n - 1) // 2
-    level_rates = "; ".join(
-        f"{level} top-1 {numbers.percent(rates[level][1])} % (chance "
-        f"{numbers.percent(chance[level][1])} %)"
-        for level in rates
-    )
-    shuffled = "" if not shuffles else (
-        f" Grey bars: the shuffled-ratings baseline "
-        f"({'1 shuffle' if shuffles == 1 else f'mean of {shuffles} shuffles'}), aligned at the "
-        f"same ε."
-    )  # fmt: skip
-    same = "" if a.labels is None else (
-        " Orange: pairs of videos from the same category; grey: pairs from different categories."
-    )  # fmt: skip
-    sampled = (
-        "" if shown_pairs == pairs else f" A seeded random {shown_pairs:,} of the pairs are drawn."
-    )
-    drawn = [
-        Figure(
-            "rdms",
-            "Representational dissimilarity matrices",
-            f"{e(names[0])} ({e(metric_names[0])}) and {e(names[1])} ({e(metric_names[1])}) "
-            f"dissimilarities between the {n} videos, each scaled to a maximum of 1; videos in "
-            f"the same order on both{e(k_text)}, white lines between categories.",
-            f"Two heat maps of {n}×{n} dissimilarity matrices, {names[0]} ({metric_names[0]}) "
-            f"left and {names[1]} ({metric_names[1]}) right{k_text}.",
-            figures.render(figures.rdms_figure(a.C1, a.C2, order, names, metric_names)),
-        ),
-        Figure(
-            "plan",
-            "Optimal transport plan",
-            f"The plan at ε = {numbers.epsilon(a.epsilon)} (trial {a.best_trial}): row i shows "
-            f"how {e(names[0])} video i's mass is spread over the {e(names[1])} videos (× n, so "
-            f"1 means the whole row on one video); rows and columns in the same video order, so "
-            f"item matches lie on the diagonal and category matches inside its blocks."
-            + (" Cells are max-pooled into blocks for display." if n > 600 else ""),
-            f"Heat map of the {n}×{n} transport plan from {names[0]} to {names[1]} videos; "
-            f"item matching top-1 is {numbers.percent(rates['item'][1])} %.",
-            figures.render(figures.plan_figure(a.plan, order, names)),
-        ),
-        Figure(
-            "epsilon",
-            "ε search",
-            f"(a) GW distance (without the entropy term) of each of the {len(eps)} complete "
-            f"trials against ε, coloured by {rate_name}; (b) {rate_name} against GW distance, "
-            f"as in GWTune. Red ring: the best trial (lowest GW distance). Hollow squares: "
-            f"trials that stopped at max_iter = {a.spec.options.max_iter} before converging "
-            f"({stalled} of {len(eps)}).",
-            f"Two scatter plots of {len(eps)} trials: GW distance against epsilon on a log "
-            f"scale, and {rate_name} against GW distance; the best trial at epsilon "
-            f"{numbers.epsilon(a.epsilon)} with GW distance {numbers.distance(a.gw_dist)} is "
-            f"ringed.",
-            figures.render(
-                figures.epsilon_figure(eps, gw, trial_rates, converged, best, rate_name)
-            ),
-        ),
-        Figure(
-            "matching",
-            "Matching rates",
-            f"Top-k matching rates of the plan (blue, with 95 % Wilson intervals over {n} "
-            f"videos) against chance (dashed red).{shuffled}",
-            f"Bar chart of matching rates with confidence intervals and chance lines: "
-            f"{level_rates}.",
-            figures.render(figures.matching_figure(rates, intervals, chance, baseline, shuffles)),
-        ),
-        Figure(
-            "embedding",
-            "Aligned embedding",
-            f"Classical MDS of each RDM in {embedding.aligned_dim} dimensions (keeping "
-            f"{numbers.percent(100 * embedding.kept[0])} % and "
-            f"{numbers.percent(100 * embedding.kept[1])} % of the variance); the {e(names[1])} "
-            f"embedding rotated, scaled and shifted onto the {e(names[0])} one through the plan "
-            f"(weighted Procrustes), then both projected on one shared PCA basis (axes give the "
-            f"share of the aligned variance). "
-            + ("Grey segments join each video's two points. " if n <= 300 else "")
-            + "Faithfulness: mean distance between a video's two points over the spread (RMS "
-            f"distance from the centroid) = "
-            f"{_key('embedding.gap', f'{embedding.gap:.2f}')} (0: every pair coincides; about "
-            f"1.4 for unrelated clouds).",
-            f"Scatter of both sides' videos in one aligned MDS plane, {names[0]} as dots and "
-            f"{names[1]} as crosses, coloured by category; mean pair gap over spread "
-            f"{embedding.gap:.2f}.",
-            figures.render(figures.embedding_figure(embedding, a.labels, names)),
-        ),
-        Figure(
-            "rsa",
-            "Representational similarity",
-            f"Dissimilarity of each video pair in {e(names[0])}'s RDM against {e(names[1])}'s, "
-            f"over all {pairs:,} pairs.{sampled}{same} "
-            + "; ".join(
-                f"{m.capitalize()} r = {r:.3f}, Mantel p {p}" for m, (r, p) in stats.items()
-            )
-            + ".",
-            f"Scatter of {names[0]} against {names[1]} pairwise dissimilarities; "
-            + "; ".join(f"{m} r {r:.3f}" for m, (r, _) in stats.items())
-            + ".",
-            figures.render(rsa_fig),
-        ),
-    ]
-    derived = {
-        "embedding": {
-            "gap": embedding.gap,
-            "explained": embedding.explained.tolist(),
-            "aligned_dim": embedding.aligned_dim,
-            "kept": list(embedding.kept),
-        },
-        "figures": {
-            f.name: {"number": i + 1, "width": f.image.size[0], "height": f.image.size[1]}
-            for i, f in enumerate(drawn)
-        },
-    }
-    return drawn, derived
-
-
 def write_report(
     alignment: Alignment,
     out_dir: str | os.PathLike[str],
@@ -427,7 +203,7 @@ def write_report(
         m: (summary[f"rsa_{m}"]["r"], numbers.p_value(summary[f"rsa_{m}"]["p_value"], permutations))
         for m in ("pearson", "spearman")
     }
-    drawn, derived = _figures(
+    drawn, derived = gallery.draw(
         a, names, metric_names, order, rates, intervals, chance, baseline, shuffles, stats
     )
     for fig in drawn:
@@ -465,7 +241,7 @@ def _page(
     chance: dict[str, dict[int, float]],
     baseline: dict[str, dict[int, float]] | None,
     summary: dict[str, Any],
-    drawn: list[Figure],
+    drawn: list[gallery.Figure],
 ) -> str:
     e = html.escape
     spec = a.spec
@@ -476,21 +252,21 @@ def _page(
         else f"{e(a.prepared.source_metric or 'given')} / {e(a.prepared.target_metric or 'given')}"
     )
     lede = (
-        f"{e(names[0])} vs {e(names[1])}: {_key('n_videos', str(a.n))} videos{categories}, "
+        f"{e(names[0])} vs {e(names[1])}: {key('n_videos', str(a.n))} videos{categories}, "
         f"{metric} RDMs. Entropic GW alignment with ε searched in "
         f"[{spec.eps_range[0]:g}, {spec.eps_range[1]:g}] over {spec.n_trials} trials: best "
-        f"<b>ε = {_key('epsilon', numbers.epsilon(a.epsilon))}</b> (trial "
-        f"{_key('best_trial', str(a.best_trial))}), <b>GW distance "
-        f"{_key('gw_dist', numbers.distance(a.gw_dist))}</b>, <b>item matching top-1 "
-        f"{_key('item.top1', numbers.percent(rates['item'][1]))} %</b>"
+        f"<b>ε = {key('epsilon', numbers.epsilon(a.epsilon))}</b> (trial "
+        f"{key('best_trial', str(a.best_trial))}), <b>GW distance "
+        f"{key('gw_dist', numbers.distance(a.gw_dist))}</b>, <b>item matching top-1 "
+        f"{key('item.top1', numbers.percent(rates['item'][1]))} %</b>"
         + (
             f", <b>category matching top-1 "
-            f"{_key('category.top1', numbers.percent(rates['category'][1]))} %</b>"
+            f"{key('category.top1', numbers.percent(rates['category'][1]))} %</b>"
             if "category" in rates
             else ""
         )
         + f", <b>Spearman RSA r = "
-        f"{_key('rsa_spearman.r', numbers.correlation(summary['rsa_spearman']['r']))}</b>."
+        f"{key('rsa_spearman.r', numbers.correlation(summary['rsa_spearman']['r']))}</b>."
         + ("" if a.converged else " <b>The best trial did not converge.</b>")
     )
     prov = "".join(
@@ -511,8 +287,8 @@ def _page(
         for k in ks
     ]
     match_columns: list[Column] = [
-        ("level", "level", _plain),
-        ("k", "top-k", _plain),
+        ("level", "level", plain),
+        ("k", "top-k", plain),
         ("rate", "matching (%)", numbers.percent),
         ("ci", "95 % CI (%)", numbers.interval),
         ("chance", "chance (%)", numbers.percent),
@@ -529,12 +305,12 @@ def _page(
         for m in ("pearson", "spearman")
     ]
     rsa_columns: list[Column] = [
-        ("method", "correlation", _plain),
+        ("method", "correlation", plain),
         ("r", "r", numbers.correlation),
-        ("p", "Mantel p (one-sided)", _plain),
+        ("p", "Mantel p (one-sided)", plain),
     ]
     tables = [
-        _table(
+        table(
             match_rows,
             match_columns,
             f"<b>Table 1.</b> Top-k matching rates of the best plan over {a.n} videos, in "
@@ -542,7 +318,7 @@ def _page(
             + ("" if baseline is None else f" Shuffled: the baseline ({what})."),
             metric=lambda row, key: f"{row['level']}.top{row['k']}" if key == "rate" else None,
         ),
-        _table(
+        table(
             rsa_rows,
             rsa_columns,
             f"<b>Table 2.</b> RSA between the two RDMs over {a.n * (a.n - 1) // 2:,} video "
@@ -561,18 +337,18 @@ def _page(
         "<h2>Results</h2>",
         *tables,
         "<h2>Figures</h2>",
-        *(_figure_html(i + 1, fig) for i, fig in enumerate(drawn)),
+        *(gallery.figure_html(i + 1, fig) for i, fig in enumerate(drawn)),
     ]
     number = 3
     if a.labels is not None:
         per_category = a.per_category(1).to_dicts()
         parts += [
             "<h2>Per category</h2>",
-            _table(
+            table(
                 per_category,
                 [
-                    ("label", "category", _plain),
-                    ("videos", "videos", _plain),
+                    ("label", "category", plain),
+                    ("videos", "videos", plain),
                     ("item_rate", "item top-1 (%)", numbers.percent),
                     ("category_rate", "category top-1 (%)", numbers.percent),
                     ("category_chance", "category chance (%)", numbers.percent),
@@ -584,7 +360,7 @@ def _page(
         number += 1
     parts += [
         "<h2>Trials</h2>",
-        _trials_table(a, number),
+        _trialstable(a, number),
         "<h2>Reproduce</h2>",
         _reproduce(a),
         "<h2>References</h2>",
@@ -594,21 +370,21 @@ def _page(
     return "\n".join(parts)
 
 
-def _trials_table(a: Alignment, number: int) -> str:
+def _trialstable(a: Alignment, number: int) -> str:
     """Complete trials sorted by GW distance, the best marked; columns that say nothing (the
     worker's host:PID, all-empty ones) left out."""
     complete = a.trials.filter(a.trials["state"] == "complete").sort(["gw_dist", "trial"])
     columns: list[Column] = [
-        ("trial", "trial", _plain),
+        ("trial", "trial", plain),
         ("epsilon", "ε", lambda v: numbers.epsilon(v) if v is not None else "—"),
         ("gw_dist", "GW distance", numbers.distance),
-        ("converged", "converged", _plain),
-        ("n_iter", "iterations", _plain),
-        ("best_init", "best start", _plain),
+        ("converged", "converged", plain),
+        ("n_iter", "iterations", plain),
+        ("best_init", "best start", plain),
         ("item_rate", "item top-1 (%)", numbers.percent),
         ("category_rate", "category top-1 (%)", numbers.percent),
         ("seconds", "time (s)", numbers.seconds),
-        ("retry_of", "retry of trial", _plain),
+        ("retry_of", "retry of trial", plain),
     ]
     columns = [c for c in columns if complete[c[0]].null_count() < complete.height]
     rows = complete.to_dicts()
@@ -616,7 +392,7 @@ def _trials_table(a: Alignment, number: int) -> str:
         if row["trial"] == a.best_trial:
             row["trial"] = f"{row['trial']} ★"
     failed = a.trials.height - complete.height
-    return _table(
+    return table(
         rows,
         columns,
         f"<b>Table {number}.</b> The {complete.height} complete trials, lowest GW distance first; "
