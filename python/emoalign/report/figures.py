@@ -79,6 +79,7 @@ def _blocks(ax: Any, order: Order, n: int, axis_labels: bool = True) -> None:
 def rdms_figure(
     C1: NDArray, C2: NDArray, order: Order, names: tuple[str, str], metrics: tuple[str, str]
 ) -> Figure:
+    """Both RDMs side by side, videos sorted by category, titled with side name and metric."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.4), layout="constrained")
     idx = order.index
     for ax, C, name, metric in zip(axes, (C1, C2), names, metrics, strict=True):
@@ -114,6 +115,7 @@ def max_pool(matrix: NDArray, cells: int = 600) -> NDArray:
 
 
 def plan_figure(plan: NDArray, order: Order, names: tuple[str, str]) -> Figure:
+    """The transport plan × n, max-pooled above 600 videos so that every hit stays visible."""
     n, m = plan.shape
     fig, ax = plt.subplots(figsize=(7.4, 6.6), layout="constrained")
     scaled = max_pool(plan[np.ix_(order.index, order.index)] * n)
@@ -191,6 +193,7 @@ def matching_figure(
     baseline: dict[str, dict[int, float]] | None,
     shuffles: int,
 ) -> Figure:
+    """Top-k matching rates with Wilson intervals, chance lines on top, and the baseline."""
     fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
     groups = [(level, k) for level in rates for k in sorted(rates[level])]
     x = np.arange(len(groups))
@@ -231,6 +234,8 @@ def matching_figure(
 def embedding_figure(
     embedding: AlignedEmbedding, labels: NDArray[Any] | None, names: tuple[str, str]
 ) -> Figure:
+    """Both sides in the shared PCA plane (● source, × target), a segment joining each video's
+    two points up to 300 videos; the axes give the variance explained."""
     fig, ax = plt.subplots(figsize=(8.6, 6.4), layout="constrained")
     X, Y = embedding.source, embedding.target
     n = X.shape[0]

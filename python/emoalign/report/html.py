@@ -316,14 +316,14 @@ def _page(
             f"<b>Table 1.</b> Top-k matching rates of the best plan over {a.n} videos, in "
             f"percent of videos, with 95 % Wilson intervals and exact chance levels."
             + ("" if baseline is None else f" Shuffled: the baseline ({what})."),
-            metric=lambda row, key: f"{row['level']}.top{row['k']}" if key == "rate" else None,
+            metric=lambda row, col: f"{row['level']}.top{row['k']}" if col == "rate" else None,
         ),
         table(
             rsa_rows,
             rsa_columns,
             f"<b>Table 2.</b> RSA between the two RDMs over {a.n * (a.n - 1) // 2:,} video "
             f"pairs (upper triangles).",
-            metric=lambda row, key: f"{row['key']}.r" if key == "r" else None,
+            metric=lambda row, col: f"{row['key']}.r" if col == "r" else None,
         ),
     ]
     parts = [
