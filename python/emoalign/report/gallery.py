@@ -119,8 +119,10 @@ def draw(
             "Optimal transport plan",
             f"The plan at ε = {numbers.epsilon(a.epsilon)} (trial {a.best_trial}): row i shows "
             f"how {e(names[0])} video i's mass is spread over the {e(names[1])} videos (× n, so "
-            f"1 means the whole row on one video); rows and columns in the same video order, so "
-            f"item matches lie on the diagonal and category matches inside its blocks."
+            f"1 means the whole row on one video; the colour scale ends at the median of the "
+            f"rows' largest entries, and entries above it share the darkest colour); rows and "
+            f"columns in the same video order, so item matches lie on the diagonal and category "
+            f"matches inside its blocks."
             + (" Cells are max-pooled into blocks for display." if n > 600 else ""),
             f"Heat map of the {n}×{n} transport plan from {names[0]} to {names[1]} videos; "
             f"item matching top-1 is {numbers.percent(rates['item'][1])} %.",
