@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
     [
         ("postgresql+psycopg://me:s3cret@db:5432/emo", "postgresql+psycopg://me:***@db:5432/emo"),
         ("--storage mysql://root:p%40ss@h/db --x", "--storage mysql://root:***@h/db --x"),
+        ("postgresql://me:p@ss@db/emo", "postgresql://me:***@db/emo"),  # unescaped "@"
         ("postgresql://me@db/emo", "postgresql://me@db/emo"),  # no password, nothing to hide
         ("sqlite:////tmp/a:b/study.db", "sqlite:////tmp/a:b/study.db"),
         ("a://u:p@h/x and b://v:q@k/y", "a://u:***@h/x and b://v:***@k/y"),

@@ -31,7 +31,8 @@ from emoalign.gw import entropic_gw
 LIBRARIES = ("numpy", "polars", "optuna", "matplotlib", "sqlalchemy")
 
 # scheme://user:password@host -> scheme://user:***@host (any scheme, e.g. postgresql+psycopg).
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^@\s]*)@")
+# The password runs to the last "@" before the host's "/" (an unescaped "@" in it is hidden too).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^\s/]*)@")
 
 
 def redact(text: str) -> str:
