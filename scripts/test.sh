@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet -e '.[test]'
 
+# The report's browser test (tests/test_report_browser.py) drives Debian's Chromium through
+# Playwright; Playwright's own browser download is never used.
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+
 if [[ -z "${EMOALIGN_TEST_PG_URL:-}" ]]; then
     EMOALIGN_TEST_PG_URL=$(bash scripts/start_postgres.sh)
     export EMOALIGN_TEST_PG_URL

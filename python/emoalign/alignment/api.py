@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -15,6 +16,7 @@ import polars as pl
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import TrialState
 
+from emoalign.alignment import provenance
 from emoalign.alignment.inits import schedule
 from emoalign.alignment.inputs import prepare
 from emoalign.alignment.plans import FolderPlans, MemoryPlans, PlanStore
@@ -81,6 +83,24 @@ def trials_table(trials: Sequence[Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of an ``align`` call that differ from their defaults, in order."""
+    params = inspect.signature(align).parameters
+
+    def is_default(name: str) -> bool:
+        value, default = values[name], params[name].default
+        simple = (bool, int, float, str, tuple, type(None))
+        return value is default or (
+            isinstance(value, simple) and type(value) is type(default) and value == default
+        )
+
+    return {
+        name: values[name]
+        for name in params
+        if name not in ("source", "target") and not is_default(name)
+    }
+
+
 def align(
     source: Any,
     target: Any,
@@ -128,7 +148,13 @@ def align(
     ``plans_dir`` keeps best plans as .npy files (default: beside a SQLite file; in memory for
     in-memory studies; otherwise the best plan is recomputed). ``n_jobs`` runs trials in threads.
     ``refine`` continues the best plan to smaller ε while that lowers the GW distance.
+
+    The result's ``provenance`` records versions, dates, this call (data described by type and
+    shape), seeds, ε range, sampler, metrics, solver and precision, trial counts and the storage
+    kind (a password in a storage URL is redacted).
     """
+    started = provenance.utc_now()
+    call = provenance.python_call(source, target, _given(locals()))
     prepared = prepare(
         source,
         target,
@@ -193,6 +219,16 @@ def align(
     if refine:
         step = refine_plan(prepared.C1, prepared.C2, plan, gw_dist, epsilon, spec.options)
         plan, gw_dist, refined = step.plan, step.gw_dist, step.epsilons
+    table = trials_table(trials)
+    record = provenance.collect(
+        call=call,
+        spec=spec,
+        metrics=(prepared.source_metric, prepared.target_metric),
+        dtype=prepared.C1.dtype,
+        storage=storage,
+        trials=table,
+        started=started,
+    )
     return Alignment(
         prepared=prepared,
         plan=plan,
@@ -200,8 +236,9 @@ def align(
         gw_dist=gw_dist,
         converged=converged,
         best_trial=best.number,
-        trials=trials_table(trials),
+        trials=table,
         spec=spec,
         study_name=name,
         refined_epsilons=refined,
+        provenance=record,
     )

@@ -72,6 +72,33 @@ def matching_rate(plan: Any, k: int = 1, labels: Any = None, target_labels: Any 
     return 100.0 * float(hits(plan, k, labels, target_labels).mean())
 
 
+def wilson_interval(rate: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval (percent) of a matching rate observed over ``n`` videos.
+
+    Parameters
+    ----------
+    rate : float
+        The observed rate in percent (hits / n × 100).
+    n : int
+        Number of videos scored.
+    z : float
+        Standard-normal quantile; the default gives a 95 % interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Bounds in percent. Unlike the normal approximation the interval stays inside [0, 100]
+        and does not collapse to a point at 0 % or 100 % (Wilson, 1927).
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive number of videos, got {n}")
+    p = rate / 100.0
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+
+
 def _p_none_of(m: int, c: NDArray[np.int64], k: int) -> NDArray[np.float64]:
     """P(a uniformly random k-subset of m items misses all c marked ones) = C(m−c, k)/C(m, k)."""
     out = np.ones(c.shape, dtype=np.float64)

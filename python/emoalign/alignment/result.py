@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 import emoalign
 from emoalign.alignment import matching
 from emoalign.alignment.baseline import shuffled_baseline
-from emoalign.alignment.embedding import aligned_embedding
+from emoalign.alignment.embedding import AlignedEmbedding, aligned_embedding
 from emoalign.alignment.inputs import Prepared
 from emoalign.alignment.search import SearchSpec
 from emoalign.rsa import RSAResult
@@ -39,6 +39,8 @@ class Alignment:
     spec: SearchSpec = field(repr=False)
     study_name: str
     refined_epsilons: list[float] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
+    """How the study was run (see ``alignment.provenance``); the CLI sets its command line."""
     _rsa: dict[tuple[str, int, int], RSAResult] = field(default_factory=dict, repr=False)
     _baseline: pl.DataFrame | None = field(default=None, repr=False)
 
@@ -105,10 +107,10 @@ class Alignment:
             )
         return self._rsa[key]
 
-    def aligned_embedding(self, dim: int = 2) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """MDS coordinates of the source and of the target, the latter Procrustes-aligned to the
-        former through the plan."""
-        return aligned_embedding(self.C1, self.C2, self.plan, dim)
+    def aligned_embedding(self, dim: int = 2, aligned_dim: int = 20) -> AlignedEmbedding:
+        """Both RDMs' MDS in one frame: aligned through the plan in ``aligned_dim`` dimensions,
+        then projected on one shared PCA basis (see ``alignment.embedding``)."""
+        return aligned_embedding(self.C1, self.C2, self.plan, dim, aligned_dim)
 
     def baseline(self, n_shuffles: int = 1) -> pl.DataFrame:
         """Matching rates when the target's ratings are shuffled (see ``alignment.baseline``)."""
@@ -130,6 +132,11 @@ class Alignment:
 
     def has_baseline(self) -> bool:
         return self._baseline is not None
+
+    @property
+    def baseline_shuffles(self) -> int:
+        """How many shuffled-ratings alignments have been computed (0 before ``baseline()``)."""
+        return 0 if self._baseline is None else self._baseline.height
 
     def summary(self, ks: tuple[int, ...] = (1, 3, 5), permutations: int = 1000) -> dict[str, Any]:
         """The key numbers, as plain JSON-ready values."""
@@ -157,6 +164,8 @@ class Alignment:
             out[f"rsa_{method}"] = {"r": r.r, "p_value": r.p_value, "permutations": permutations}
         if self._baseline is not None:
             out["baseline"] = self._baseline.to_dicts()
+            out["baseline_shuffles"] = self._baseline.height
+        out["provenance"] = self.provenance
         return out
 
     def report(self, out_dir: str | os.PathLike[str], **kwargs: Any) -> Path:

@@ -103,6 +103,13 @@ def load_side(
     return _read_table(Path(spec), argument, expected), None
 
 
+def side_name(spec: str) -> str:
+    """A side's name in the report: the file's stem, or the Cowen & Keltner block without PATH."""
+    if spec.startswith(CK_PREFIX + ":"):
+        return spec.partition("@")[0]
+    return Path(spec).stem
+
+
 def load_labels(spec: str, data: str | None) -> dict[str, str]:
     if spec == CK_PREFIX or spec.startswith(CK_PREFIX + "@"):
         with _naming("--labels", spec):
@@ -146,6 +153,8 @@ def subsample(
 def print_summary(
     summary: dict[str, Any], extra: tuple[tuple[str, str], ...] = (), out: Any = None
 ) -> None:
+    from emoalign.report.numbers import p_value
+
     out = sys.stdout if out is None else out
     rows = [
         ("videos", f"{summary['n_videos']}"),
@@ -160,7 +169,7 @@ def print_summary(
                 rows.append((f"{level} matching {key}", f"{value:5.1f} %  (chance {chance:.1f} %)"))
     for method in ("pearson", "spearman"):
         r = summary[f"rsa_{method}"]
-        p = "" if r["p_value"] is None else f"  (Mantel p = {r['p_value']:.3g})"
+        p = "" if r["p_value"] is None else f", Mantel p {p_value(r['p_value'], r['permutations'])}"
         rows.append((f"RSA {method} r", f"{r['r']:.3f}{p}"))
     for row in summary.get("baseline", [])[:1]:
         item = row.get("item_top1")
@@ -185,7 +194,7 @@ def check_eps_range(args: argparse.Namespace) -> None:
 
 @user_errors
 def run(args: argparse.Namespace) -> int:
-    from emoalign.alignment import align
+    from emoalign.alignment import align, provenance
 
     check_eps_range(args)
     source, source_labels = load_side(args.source, args.data, "SOURCE")
@@ -232,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         raise
+    provenance.record_cli(result, args.argv)
     if args.baseline > 0:
         result.baseline(args.baseline)
     summary = result.summary(permutations=args.permutations)
@@ -240,7 +250,9 @@ def run(args: argparse.Namespace) -> int:
     print_summary(summary)
     if args.report is not None:
         page = result.report(
-            args.report, names=(args.source, args.target), permutations=args.permutations
+            args.report,
+            names=(side_name(args.source), side_name(args.target)),
+            permutations=args.permutations,
         )
         print(f"report: {page}")
     return 0

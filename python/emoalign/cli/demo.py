@@ -19,7 +19,7 @@ from emoalign.cli.errors import (
 
 @user_errors
 def run(args: argparse.Namespace) -> int:
-    from emoalign.alignment import align, synthetic_pair
+    from emoalign.alignment import align, provenance, synthetic_pair
 
     check_eps_range(args)
 
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
+    provenance.record_cli(result, args.argv)
     result.baseline(1)
     summary = result.summary(permutations=args.permutations)
     page = result.report(
