@@ -1,7 +1,7 @@
 """Load label files (OV-MERD CSV, generic CSV/Parquet) into ``{sample id: label}`` mappings.
 
 Every loader rejects duplicated ids (listing them), because a second row for the same sample
-would silently replace the first. ``align`` pairs two mappings and reports the ids found on one
+would silently replace the first. ``pair_ids`` pairs two mappings and reports the ids found on one
 side only instead of dropping them silently.
 """
 
@@ -183,7 +183,7 @@ def check_synonym_groups(data: Any, *, where: str = "synonyms") -> dict[str, lis
 
 
 @dataclass(frozen=True)
-class Alignment:
+class IdPairing:
     """Sample ids scored on both sides, and those present on one side only."""
 
     ids: list[str]
@@ -200,13 +200,13 @@ class Alignment:
         }
 
 
-def align(
+def pair_ids(
     ground_truth: Mapping[str, Any], predictions: Mapping[str, Any], *, strict: bool
-) -> Alignment:
+) -> IdPairing:
     """Pair the ids of two mappings (scored ids in sorted order, so input order cannot matter).
 
     With ``strict`` an id on one side only is an error; otherwise such ids are left out and
-    reported in :class:`Alignment`.
+    reported in :class:`IdPairing`.
     """
     gt_ids, pred_ids = set(ground_truth), set(predictions)
     only_gt = sorted(gt_ids - pred_ids)
@@ -223,4 +223,4 @@ def align(
             + ". Pass strict=False to score the shared ids and report the rest"
             + " (give a sample with no answer an empty prediction to count it as a miss)."
         )
-    return Alignment(sorted(gt_ids & pred_ids), only_gt, only_pred)
+    return IdPairing(sorted(gt_ids & pred_ids), only_gt, only_pred)

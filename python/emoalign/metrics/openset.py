@@ -27,10 +27,10 @@ from typing import TypedDict
 from emoalign.metrics._listparse import LIST_SYNTAXES, ListSyntax, parse_list_string
 from emoalign.metrics.loaders import (
     PathArg,
-    align,
     check_synonym_groups,
     load_openset_csv,
     load_synonym_groups,
+    pair_ids,
 )
 
 OpenSetLabels = Mapping[str, Sequence[str] | str] | PathArg
@@ -154,7 +154,7 @@ def openset_scores(
         groups = load_synonym_groups(synonyms, list_syntax=list_syntax)
     else:
         groups = check_synonym_groups(synonyms)
-    pairs = align(gt, pred, strict=strict)
+    pairs = pair_ids(gt, pred, strict=strict)
 
     precisions: list[float] = []
     recalls: list[float] = []

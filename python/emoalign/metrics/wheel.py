@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.metrics._listparse import ListSyntax
-from emoalign.metrics.loaders import PathArg, align
+from emoalign.metrics.loaders import PathArg, pair_ids
 from emoalign.metrics.openset import (
     OpenSetLabels,
     coerce_openset_labels,
@@ -172,7 +172,7 @@ def wheel_scores(
         wheel = load_wheel(wheel)
     gt = coerce_openset_labels(ground_truth, argument="ground_truth", list_syntax=list_syntax)
     pred = coerce_openset_labels(predictions, argument="predictions", list_syntax=list_syntax)
-    pairs = align(gt, pred, strict=strict)
+    pairs = pair_ids(gt, pred, strict=strict)
     gt_norm = {s: normalise_words(gt[s]) for s in pairs.ids}
     pred_norm = {s: normalise_words(pred[s]) for s in pairs.ids}
 
