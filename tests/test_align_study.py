@@ -114,11 +114,12 @@ def test_embedding_baseline_and_breakdown(small) -> None:
     assert X.shape == Y.shape == (32, 2)
     X3, _ = result.aligned_embedding(3)
     np.testing.assert_allclose(X3[:, :2], X, atol=1e-8)
-    if result.matching_rate(1) == 100.0:
-        # Through a perfect plan, each target point lands near its own source point.
-        assert np.median(np.linalg.norm(X - Y, axis=1)) < np.median(
-            np.linalg.norm(X - X[::-1], axis=1)
-        )
+    # The plan matches most items (72% top-1 with this seed), so a target point typically lands
+    # near its own source point: ~0.03 apart against ~0.4 between unrelated points.
+    assert result.matching_rate(1) >= 50.0
+    assert np.median(np.linalg.norm(X - Y, axis=1)) < 0.25 * np.median(
+        np.linalg.norm(X - X[::-1], axis=1)
+    )
     baseline = result.baseline(2)
     assert baseline.height == 2
     assert baseline["item_top1"].mean() < result.matching_rate(1)
