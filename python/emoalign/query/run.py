@@ -283,8 +283,8 @@ async def aquery(
         The server, e.g. ``http://127.0.0.1:8000/v1`` for a local vLLM server.
     api_key_env : str, optional
         Name of the environment variable holding the API key (default ``OPENAI_API_KEY``;
-        ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``). Keys are read only from the environment and never reach the
-        cache, logs or reports.
+        ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``). Keys are read only from the environment
+        and never reach the cache, logs or reports.
     sampling : Sampling, optional
         Frames per video (or per window), longest side in pixels, JPEG quality, window length.
     options : QueryOptions, optional
