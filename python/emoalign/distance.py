@@ -38,18 +38,18 @@ def pdist(X: ArrayLike, metric: Metric | str = "euclidean") -> FloatArray:
         used as they are; integers and booleans are converted to float64; polars and pandas
         frames are read through ``to_numpy()``.
     metric : str, default "euclidean"
-        One of :data:`METRICS`; the formulas are listed in :func:`rdm`.
+        One of ``METRICS``; the formulas are listed in ``rdm``.
 
     Returns
     -------
     numpy.ndarray, shape (n (n - 1) / 2,)
-        :math:`d(X_i, X_j)` for :math:`i < j` in scipy's condensed order (row-major over the
+        $d(X_i, X_j)$ for $i < j$ in scipy's condensed order (row-major over the
         upper triangle), so ``scipy.spatial.distance.squareform`` applies. The dtype is the
         input's: float32 input is computed and returned in float32 where scipy returns float64
         (it halves memory and doubles the vector width). Rows are normalised in float64 for the
         inner-product metrics, the rest is float32 arithmetic: the test suite holds float32
         results to a relative 1e-4 of scipy's float64 ones, plus 2e-5 absolute for cosine,
-        correlation and spearman, whose :math:`1 - \langle \hat u, \hat v \rangle` loses
+        correlation and spearman, whose $1 - \langle \hat u, \hat v \rangle$ loses
         relative precision as the distance approaches 0. Pass float64 for full precision.
 
     Raises
@@ -89,12 +89,12 @@ def cdist(XA: ArrayLike, XB: ArrayLike, metric: Metric | str = "euclidean") -> F
         Second set, with the same number of columns. A float32/float64 mix is computed in
         float64, as numpy would promote it.
     metric : str, default "euclidean"
-        One of :data:`METRICS`; the formulas are listed in :func:`rdm`.
+        One of ``METRICS``; the formulas are listed in ``rdm``.
 
     Returns
     -------
     numpy.ndarray, shape (na, nb)
-        Entry (i, j) is :math:`d(XA_i, XB_j)`; float32 when both inputs are float32.
+        Entry (i, j) is $d(XA_i, XB_j)$; float32 when both inputs are float32.
 
     Raises
     ------
@@ -102,7 +102,7 @@ def cdist(XA: ArrayLike, XB: ArrayLike, metric: Metric | str = "euclidean") -> F
         If either input is not numeric or is float16/longdouble.
     ValueError
         If either input is not 2-D, is empty, holds NaN or infinity, if the column counts
-        differ, if ``metric`` is unknown, or if a distance is undefined (see :func:`pdist`).
+        differ, if ``metric`` is unknown, or if a distance is undefined (see ``pdist``).
     MemoryError
         If the output would not fit in memory.
     """
@@ -114,35 +114,35 @@ def rdm(X: ArrayLike, metric: Metric | str = "euclidean") -> FloatArray:
     r"""The representational dissimilarity matrix (RDM) of ``X``'s rows.
 
     An RDM holds the dissimilarity of every pair of items (Kriegeskorte et al., 2008); here
-    :math:`D_{ij} = d(X_i, X_j)`, square and symmetric with a zero diagonal, the form that
-    :func:`emoalign.rsa` and the Gromov-Wasserstein solvers take.
+    $D_{ij} = d(X_i, X_j)$, square and symmetric with a zero diagonal, the form that
+    ``emoalign.rsa`` and the Gromov-Wasserstein solvers take.
 
     Parameters
     ----------
     X : array_like, shape (n, k)
         One item per row (a video), one feature per column (its rating of an emotion).
     metric : str, default "euclidean"
-        For rows :math:`u, v` of length :math:`k`:
+        For rows $u, v$ of length $k$:
 
-        - ``euclidean``: :math:`\lVert u - v \rVert_2`; ``sqeuclidean``: its square;
-        - ``cityblock``: :math:`\sum_l |u_l - v_l|`; ``chebyshev``: :math:`\max_l |u_l - v_l|`;
-        - ``cosine``: :math:`1 - u \cdot v / (\lVert u \rVert_2 \lVert v \rVert_2)`;
+        - ``euclidean``: $\lVert u - v \rVert_2$; ``sqeuclidean``: its square;
+        - ``cityblock``: $\sum_l |u_l - v_l|$; ``chebyshev``: $\max_l |u_l - v_l|$;
+        - ``cosine``: $1 - u \cdot v / (\lVert u \rVert_2 \lVert v \rVert_2)$;
         - ``correlation``: the cosine distance of the centred rows
-          :math:`u - \bar u` and :math:`v - \bar v`, i.e. 1 − Pearson's r;
+          $u - \bar u$ and $v - \bar v$, i.e. 1 − Pearson's r;
         - ``spearman``: the correlation distance of the rows' ranks (average ranks for ties),
           i.e. 1 − Spearman's ρ.
 
     Returns
     -------
     numpy.ndarray, shape (n, n)
-        The RDM, in ``X``'s float dtype (see :func:`pdist` on float32).
+        The RDM, in ``X``'s float dtype (see ``pdist`` on float32).
 
     Raises
     ------
     TypeError
         If ``X`` is not numeric or is float16/longdouble.
     ValueError
-        As :func:`pdist`: bad shape, NaN/infinity, unknown metric, undefined distances.
+        As ``pdist``: bad shape, NaN/infinity, unknown metric, undefined distances.
     MemoryError
         If the n × n output would not fit in memory.
 

@@ -16,7 +16,7 @@ Method = Literal["spearman", "pearson", "kendall"]
 
 @dataclass(frozen=True)
 class RSAResult:
-    """The outcome of :func:`rsa`."""
+    """The outcome of ``rsa``."""
 
     r: float
     """Correlation between the two upper triangles."""
@@ -70,19 +70,19 @@ def rsa(
     r"""Representational similarity analysis: correlates two RDMs over the same items.
 
     Two RDMs over the same n items (Kriegeskorte et al., 2008) are compared through their upper
-    triangles :math:`x = (D^1_{ij})_{i<j}` and :math:`y = (D^2_{ij})_{i<j}`, with Spearman's
+    triangles $x = (D^1_{ij})_{i<j}$ and $y = (D^2_{ij})_{i<j}$, with Spearman's
     ρ (the default, robust to monotone differences between the two dissimilarity scales),
-    Pearson's r or Kendall's :math:`\tau_b` (as :func:`scipy.stats.kendalltau`, computed in
-    :math:`O(N \log N)`).
+    Pearson's r or Kendall's $\tau_b$ (as ``scipy.stats.kendalltau``, computed in
+    $O(N \log N)$).
 
     Pairs that share an item are not independent, so the p-value is not the correlation's
     textbook one but a Mantel test: the items of ``D2`` (rows and columns together) are
-    permuted by :math:`\pi`, :math:`r_\pi = \mathrm{corr}(x, (D^2_{\pi(i)\pi(j)})_{i<j})`,
+    permuted by $\pi$, $r_\pi = \mathrm{corr}(x, (D^2_{\pi(i)\pi(j)})_{i<j})$,
     and the one-sided p-value counts the observed statistic as one of the permutations,
 
-    .. math:: p = \frac{1 + \#\{\pi : r_\pi \ge r\}}{1 + P},
+    $$p = \frac{1 + \#\{\pi : r_\pi \ge r\}}{1 + P},$$
 
-    so that :math:`p \ge 1 / (1 + P)` for P permutations.
+    so that $p \ge 1 / (1 + P)$ for P permutations.
 
     Parameters
     ----------

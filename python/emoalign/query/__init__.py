@@ -1,10 +1,10 @@
 """MLLM query layer: dependable, resumable collection of emotion judgements over video sets.
 
 The package is itself callable: ``emoalign.query(videos, provider=..., ...)`` is
-:func:`emoalign.query.run.query`, whichever of its submodules have been imported.
+``emoalign.query.run.query``, whichever of its submodules have been imported.
 
 ``query`` / ``aquery`` ask a multimodal model (OpenAI-compatible Chat Completions or Gemini) about
-every video and return a long-form polars table (see :mod:`emoalign.query.output`); ``to_wide``
+every video and return a long-form polars table (see ``emoalign.query.output``); ``to_wide``
 turns it into videos × items. ``group_synonyms`` groups open-vocabulary emotion words per sample
 in the MER2024 way. Everything goes through one SQLite cache: nothing is paid for twice.
 """
@@ -31,7 +31,7 @@ from emoalign.query.video import Sampling
 
 
 class _CallableModule(types.ModuleType):
-    """A module that answers calls with :func:`query`.
+    """A module that answers calls with ``query``.
 
     ``emoalign.query`` has to be both the package (``from emoalign.query import Sampling``) and
     the entry point (``emoalign.query(...)``). Importing any submodule binds the package to the

@@ -3,7 +3,7 @@
 MER2024 (MERTools, ``main-ov.py``) takes, for each sample, the lower-cased union of the ground
 truth words and the predicted words, asks GPT at temperature 0 to group the words that share a
 meaning, and then maps every word of a group to the group's first word before computing set
-precision and recall. :func:`group_synonyms` does the same through the query layer's providers,
+precision and recall. ``group_synonyms`` does the same through the query layer's providers,
 with schema-constrained JSON instead of a free-text Python list, local validation (only input
 words, each at most once; unmentioned words become groups of their own, which is what MER's
 mapping does with them), and the reply cache, so a grouping is reproduced from the cache for free.
