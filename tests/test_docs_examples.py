@@ -13,6 +13,7 @@ MODULES = [
     "emoalign.distance",
     "emoalign.rsa",
     "emoalign.alignment.matching",
+    "emoalign.alignment.synthetic",
     "emoalign.metrics.openset",
 ]
 
