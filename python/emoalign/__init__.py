@@ -33,7 +33,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "align": ("emoalign.alignment", "align"),
     "Alignment": ("emoalign.alignment", "Alignment"),
     "matching_rate": ("emoalign.alignment", "matching_rate"),
-    "query": ("emoalign.query", "query"),
+    # The package itself, which is callable as query(): see emoalign/query/__init__.py.
+    "query": ("emoalign.query", None),
     "aquery": ("emoalign.query", "aquery"),
 }
 

@@ -2,7 +2,7 @@
 
 A side is a feature matrix (videos × emotions) or a precomputed RDM, as a numpy array, or a polars
 DataFrame with an id column (wide: one column per emotion; or the query layer's long form, which
-is pivoted with :func:`emoalign.query.to_wide`). Rows are matched by id: the target is reordered
+is pivoted with ``emoalign.query.to_wide``). Rows are matched by id: the target is reordered
 into the source's order, and ids present on one side only are an error that lists them.
 """
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from emoalign.cli.errors import output_file, user_errors
 from emoalign.metrics import (
-    align,
     classification_report,
     dimensional_scores,
     load_categories,
@@ -28,12 +27,13 @@ from emoalign.metrics import (
     load_values,
     mer2023_score,
     openset_scores,
+    pair_ids,
     plot_confusion_matrix,
     weighted_f1,
     wheel_scores,
 )
 from emoalign.metrics._listparse import LIST_SYNTAXES
-from emoalign.metrics.loaders import Alignment
+from emoalign.metrics.loaders import IdPairing
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -152,7 +152,7 @@ def _openset(args: argparse.Namespace) -> dict[str, Any]:
             for level, sc in levels.items():
                 wrows.append((f"{name} {level} p/r/f1 (n)", _prf(sc)))
         _print_table("MER2025/26 emotion-wheel scores", wrows)
-    _print_alignment(align(gt, pred, strict=False))
+    _print_pairing(pair_ids(gt, pred, strict=False))
     return results
 
 
@@ -170,7 +170,7 @@ def _classify(args: argparse.Namespace) -> dict[str, Any]:
         label_column=args.pred_label_column or args.label_column,
         argument="--pred",
     )
-    pairs = align(gt, pred, strict=args.strict)
+    pairs = pair_ids(gt, pred, strict=args.strict)
     if not pairs.ids:
         raise ValueError("the two files share no sample id")
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
@@ -185,7 +185,7 @@ def _classify(args: argparse.Namespace) -> dict[str, Any]:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot_confusion_matrix(report["confusion_matrix"], report["labels"], path=args.plot)
         print(f"wrote {args.plot}")
-    _print_alignment(pairs)
+    _print_pairing(pairs)
     return {"classification": report, **pairs.summary()}
 
 
@@ -195,7 +195,7 @@ def _dimensions(args: argparse.Namespace) -> dict[str, Any]:
         args.gt, id_column=args.id_column, value_column=args.value_column, argument="--gt"
     )
     pred = load_values(args.pred, id_column=args.id_column, value_column=column, argument="--pred")
-    pairs = align(gt, pred, strict=args.strict)
+    pairs = pair_ids(gt, pred, strict=args.strict)
     if not pairs.ids:
         raise ValueError("the two files share no sample id")
     scores: dict[str, Any] = dimensional_scores(
@@ -211,7 +211,7 @@ def _dimensions(args: argparse.Namespace) -> dict[str, Any]:
         )
         scores["mer2023_score"] = mer2023_score(scores["waf"], scores["mse"])
     _print_table(f"dimensional scores ({args.value_column})", list(scores.items()))
-    _print_alignment(pairs)
+    _print_pairing(pairs)
     return {"dimensions": scores, **pairs.summary()}
 
 
@@ -225,7 +225,7 @@ def _print_table(title: str, rows: list[tuple[str, Any]]) -> None:
     print()
 
 
-def _print_alignment(pairs: Alignment) -> None:
+def _print_pairing(pairs: IdPairing) -> None:
     for label, ids in (
         ("only in ground truth (not scored)", pairs.only_ground_truth),
         ("only in predictions (not scored)", pairs.only_predictions),

@@ -1,10 +1,10 @@
 """Persistent cache of paid replies and of video sampling plans, in SQLite (WAL mode).
 
-Replies are committed as they arrive, a few per transaction (see :mod:`.replies`), and nothing
+Replies are committed as they arrive, a few per transaction (see ``replies``), and nothing
 uses a reply before its commit: a run killed at any point (Ctrl-C, crash, ``kill -9``) keeps every
 reply it relied on. WAL with ``synchronous=NORMAL`` survives a process crash; only an
 operating-system crash can lose the last transactions.
-Replies are keyed by :func:`emoalign.query.request.cache_key`; API keys are never stored.
+Replies are keyed by ``emoalign.query.request.cache_key``; API keys are never stored.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Token usage and estimated cost of a run.
 
 Prices are list prices in US dollars per million tokens (input, output) as published by the
-providers in 2025; they change, so pass ``prices=`` to :class:`Usage` for exact accounting. A
+providers in 2025; they change, so pass ``prices=`` to ``Usage`` for exact accounting. A
 model missing from the table is counted in tokens with no cost estimate.
 """
 

@@ -1,7 +1,7 @@
 """The request engine: bounded concurrency, rate limits, retries, cache, validation re-asks.
 
-``Engine.ask`` turns one :class:`Request` into an :class:`Outcome`. Each HTTP reply is committed
-to the cache before it is validated or shared (see :mod:`.replies`), so a re-ask chain
+``Engine.ask`` turns one ``Request`` into an ``Outcome``. Each HTTP reply is committed
+to the cache before it is validated or shared (see ``replies``), so a re-ask chain
 interrupted midway resumes from its last paid reply and a replay re-validates cached text without
 any network call.
 

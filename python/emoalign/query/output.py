@@ -137,10 +137,24 @@ def write_parquet(
     path: str | os.PathLike[str],
     metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write atomically: a crash leaves either the old file or the new one, never half of one.
+    """Write a table to Parquet atomically.
 
-    ``metadata`` goes into the file's key-value metadata (e.g. the provenance record of
-    :mod:`emoalign.query.provenance`).
+    The table goes to a temporary file in the same folder, which then replaces the target: a
+    crash leaves either the old file or the new one, never half of one.
+
+    Parameters
+    ----------
+    df : polars.DataFrame
+        The table.
+    path : str or os.PathLike
+        Target file; missing parent folders are created.
+    metadata : mapping of str to str, optional
+        Key-value metadata for the file (the provenance record of ``emoalign.query.provenance``).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,17 +176,48 @@ def write_parquet(
 
 
 def failures(df: pl.DataFrame) -> pl.DataFrame:
-    """The failure rows of a long-form table."""
+    """The failure rows of a long-form table (``status`` other than ``ok``).
+
+    Parameters
+    ----------
+    df : polars.DataFrame
+        As returned by ``emoalign.query``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per failed (video, window, repeat) unit, with ``status`` and ``error``.
+    """
     return df.filter(pl.col("status") != "ok")
 
 
 def to_wide(df: pl.DataFrame, *, task: str | None = None, agg: str = "mean") -> pl.DataFrame:
-    """Videos × items: ``video_id`` then one float column per item, in first-seen item order.
+    """Pivot a long-form query table to videos × items, ready for ``emoalign.rdm``.
 
-    Ratings and dimensions are aggregated over repeats and windows with ``agg``. For openset and
-    classify each cell is the share of a video's successful (window, repeat) units that named the
-    word or chose the label (0.0 when never), so ``agg`` must stay ``mean`` there. Failure rows
-    are left out; a video whose units all failed is absent.
+    Parameters
+    ----------
+    df : polars.DataFrame
+        As returned by ``emoalign.query``.
+    task : str, optional
+        The task to pivot; required when ``df`` holds several.
+    agg : {"mean", "median", "min", "max"}, default "mean"
+        How ratings and dimensions are aggregated over repeats and windows. For ``openset``
+        and ``classify`` each cell is the share of a video's successful (window, repeat) units
+        that named the word or chose the label (0.0 when never), so ``agg`` must stay "mean".
+
+    Returns
+    -------
+    polars.DataFrame
+        ``video_id``, then one float column per item in first-seen order. Failure rows are
+        left out; a video whose units all failed is absent.
+
+    Raises
+    ------
+    TypeError
+        If ``df`` is not a polars DataFrame.
+    ValueError
+        If ``df`` lacks the long-form columns, ``agg`` or ``task`` is invalid, or ``task`` is
+        needed and not given.
     """
     if not isinstance(df, pl.DataFrame):
         raise TypeError(

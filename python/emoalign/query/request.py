@@ -54,7 +54,7 @@ class Request:
         """Canonical JSON of what decides the answer apart from ``repeat``, and of the schema.
 
         Requests that differ only in ``repeat`` have equal content: they send the same body.
-        Computed once and shared by the copies :meth:`for_repeat` makes.
+        Computed once and shared by the copies ``for_repeat`` makes.
         """
         if self._content is None:
             turns = [

@@ -1,6 +1,6 @@
 """A local stand-in for the model APIs, for tests, benchmarks and dry runs.
 
-:class:`FakeLLMServer` speaks OpenAI Chat Completions (``POST /v1/chat/completions``) and Gemini
+``FakeLLMServer`` speaks OpenAI Chat Completions (``POST /v1/chat/completions``) and Gemini
 ``POST /v1beta/models/{model}:generateContent`` on 127.0.0.1, records every request, and answers
 with JSON generated from the request's schema (or from a ``responder``). Queued actions make it
 misbehave, one action per incoming request: error statuses with ``Retry-After``, connection
