@@ -32,12 +32,15 @@ def test_align_files_with_labels(tmp_path: Path, capsys) -> None:
     assert metrics["n_videos"] == 32 and metrics["n_trials"] == 3
 
 
-def test_align_reports_mismatched_ids(tmp_path: Path) -> None:
+def test_align_reports_mismatched_ids(tmp_path: Path, capsys) -> None:
     pair = synthetic_pair(n_categories=2, per_category=4)
     pair.human.write_csv(tmp_path / "a.csv")
     pair.model.head(7).write_csv(tmp_path / "b.csv")
+    argv = ["align", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--no-progress"]
+    assert main(argv) == 2
+    assert "only in source" in capsys.readouterr().err
     with pytest.raises(ValueError, match="only in source"):
-        main(["align", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--no-progress"])
+        main([*argv, "--debug"])
 
 
 def test_demo_runs_the_full_study(tmp_path: Path, capsys) -> None:

@@ -78,9 +78,12 @@ def test_nan_ratings_name_the_video(ratings) -> None:
         prepare(frame(ids, a), frame(ids, b))
 
 
-def test_a_single_video_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 2"):
-        prepare(frame(["x"], np.ones((1, 3))), frame(["x"], np.ones((1, 3))))
+@pytest.mark.parametrize("n", [1, 2])
+def test_fewer_than_three_videos_are_refused(n: int) -> None:
+    ids = [f"v{i}" for i in range(n)]
+    values = np.arange(3.0 * n).reshape(n, 3)
+    with pytest.raises(ValueError, match=f"source has {n} video\\(s\\).*at least 3"):
+        prepare(frame(ids, values), frame(ids, values))
 
 
 def test_labels_of_the_wrong_length(ratings) -> None:

@@ -110,15 +110,16 @@ def test_refinement_only_lowers_the_distance(small) -> None:
 
 def test_embedding_baseline_and_breakdown(small) -> None:
     result = align(small.human, small.model, labels=small.labels, n_trials=4, **FAST)
-    X, Y = result.aligned_embedding(2)
-    assert X.shape == Y.shape == (32, 2)
-    X3, _ = result.aligned_embedding(3)
-    np.testing.assert_allclose(X3[:, :2], X, atol=1e-8)
-    if result.matching_rate(1) == 100.0:
-        # Through a perfect plan, each target point lands near its own source point.
-        assert np.median(np.linalg.norm(X - Y, axis=1)) < np.median(
-            np.linalg.norm(X - X[::-1], axis=1)
-        )
+    embedding = result.aligned_embedding(2)
+    assert embedding.source.shape == embedding.target.shape == (32, 2)
+    wider = result.aligned_embedding(3)
+    # One shared PCA basis: its leading axes do not depend on how many are shown.
+    np.testing.assert_allclose(np.abs(wider.source[:, :2]), np.abs(embedding.source), atol=1e-8)
+    assert wider.explained[:2] == pytest.approx(embedding.explained)
+    # The plan matches most items (72% top-1 with this seed), so a video's two points sit
+    # together: the gap (mean pair distance over the spread) is small.
+    assert result.matching_rate(1) >= 50.0
+    assert embedding.gap < 0.25
     baseline = result.baseline(2)
     assert baseline.height == 2
     assert baseline["item_top1"].mean() < result.matching_rate(1)

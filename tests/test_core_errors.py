@@ -81,9 +81,9 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("gw solver", lambda: gw(solver="BFGS"), ValueError, "solver"),
     ("gw kl negative", lambda: gw(C1=C - 1, loss_fun="kl_loss"), ValueError, "C1"),
     ("gw max_iter", lambda: gw(max_iter=0), ValueError, "max_iter"),
-    ("gwloss T shape", lambda: emoalign.gwloss(C, D, np.ones((2, 3))), ValueError, "T"),
-    ("gwloss T neg", lambda: emoalign.gwloss(C, D, -np.ones((3, 2))), ValueError, "T"),
-    ("gwloss NaN", lambda: emoalign.gwloss(C, D, np.full((3, 2), np.nan)), ValueError, "T"),
+    ("gwloss T shape", lambda: emoalign.gw_value(C, D, np.ones((2, 3))), ValueError, "T"),
+    ("gwloss T neg", lambda: emoalign.gw_value(C, D, -np.ones((3, 2))), ValueError, "T"),
+    ("gwloss NaN", lambda: emoalign.gw_value(C, D, np.full((3, 2), np.nan)), ValueError, "T"),
     ("rsa lengths", lambda: emoalign.rsa(np.ones(3), np.arange(6.0)), ValueError, "D2"),
     ("rsa not pairs", lambda: emoalign.rsa(np.arange(4.0), np.arange(4.0)), ValueError, "pair"),
     ("rsa NaN", lambda: emoalign.rsa(np.array([1.0, np.nan, 2]), np.arange(3.0)), ValueError, "D1"),
@@ -141,7 +141,7 @@ def test_garbage_never_panics(a: Any, b: Any, which: int, eps: float) -> None:
         lambda: emoalign.cdist(a, b, "cosine"),
         lambda: emoalign.rdm(a, "spearman"),
         lambda: emoalign.entropic_gw(a, b, epsilon=eps, max_iter=5, warn=False),
-        lambda: emoalign.gwloss(a, a, b),
+        lambda: emoalign.gw_value(a, a, b),
         lambda: emoalign.rsa(a, b, permutations=3, seed=1),
     ]
     with contextlib.suppress(ValueError, TypeError, MemoryError):

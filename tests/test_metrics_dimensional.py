@@ -101,5 +101,12 @@ def test_agrees_with_references(data: tuple[list[float], list[float]]) -> None:
         np.mean(np.round(np.clip(t, -3, 3)) == np.round(np.clip(p, -3, 3)))
     )
     assert scores["n"] == t.size
-    if not t.any():
+    nonzero = t != 0
+    if nonzero.any():
+        t2, p2 = t[nonzero] > 0, p[nonzero] > 0
+        assert scores["acc2_non0"] == pytest.approx(np.mean(t2 == p2))
+        assert scores["f1_non0"] == pytest.approx(
+            skm.f1_score(t2, p2, average="weighted", zero_division=0), abs=1e-12
+        )
+    else:
         assert np.isnan(scores["acc2_non0"]) and np.isnan(scores["f1_non0"])

@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 
 from emoalign.metrics import (
-    align,
     load_categories,
     load_openset_csv,
     load_synonym_groups,
     load_values,
+    pair_ids,
     parse_list_string,
 )
 
@@ -120,10 +120,10 @@ def test_synonym_groups_from_json_and_mertools_npy_folder(
 
 
 def test_align_reports_one_sided_ids() -> None:
-    pairs = align({"b": 1, "a": 2, "c": 3}, {"c": 0, "a": 0, "d": 0}, strict=False)
+    pairs = pair_ids({"b": 1, "a": 2, "c": 3}, {"c": 0, "a": 0, "d": 0}, strict=False)
     assert pairs.ids == ["a", "c"]
     assert pairs.only_ground_truth == ["b"] and pairs.only_predictions == ["d"]
     assert pairs.summary()["n_only_predictions"] == 1
     many = {f"id{i:02d}": 0 for i in range(15)}
     with pytest.raises(ValueError, match=r"15 id\(s\) have no prediction: .*\(15 in all\)"):
-        align(many, {}, strict=True)
+        pair_ids(many, {}, strict=True)

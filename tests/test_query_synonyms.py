@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from emoalign.metrics import openset_scores
 from emoalign.query import QueryOptions, SynonymGroupingError, Usage, group_synonyms
 from emoalign.query.synonyms import merged_words, parse_groups, read_openset_csv
 from emoalign.query.tasks import InvalidReply
@@ -100,7 +101,6 @@ def test_reproduces_the_published_groups_and_replays_from_cache(
 
 
 def test_groups_feed_openset_scores(ov_merd: Path, tmp_path: Path) -> None:
-    metrics = pytest.importorskip("emoalign.metrics")
     _, _, answers, _ = published_answers(ov_merd)
     reference = json.loads((ov_merd / "synonym_groups.json").read_text(encoding="utf-8"))
     server = FakeLLMServer(answer_from(answers))
@@ -116,9 +116,9 @@ def test_groups_feed_openset_scores(ov_merd: Path, tmp_path: Path) -> None:
             on_failure="singletons",
         )
     gt, pred = ov_merd / "ground_truth.csv", ov_merd / "predictions.csv"
-    ours = metrics.openset_scores(gt, pred, synonyms=groups)
-    published = metrics.openset_scores(gt, pred, synonyms=reference)
-    plain = metrics.openset_scores(gt, pred)
+    ours = openset_scores(gt, pred, synonyms=groups)
+    published = openset_scores(gt, pred, synonyms=reference)
+    plain = openset_scores(gt, pred)
     assert ours["n"] == published["n"] == 332
     # Same partitions except ODD_SAMPLE and a few repeated prompts: a few samples' worth apart.
     assert abs(ours["mean"] - published["mean"]) <= 4 / 332

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from emoalign._core import get_num_threads, set_num_threads
+from emoalign._core import NumericalError, get_num_threads, set_num_threads
 from emoalign.distance import cdist, pdist, rdm
 from emoalign.gw import (
     ConvergenceWarning,
@@ -18,7 +18,9 @@ from emoalign.gw import (
     entropic_gromov_wasserstein,
     entropic_gromov_wasserstein2,
     entropic_gw,
+    gw_value,
     gwloss,
+    init_matrix,
 )
 from emoalign.rsa import RSAResult, rsa
 
@@ -31,7 +33,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "align": ("emoalign.alignment", "align"),
     "Alignment": ("emoalign.alignment", "Alignment"),
     "matching_rate": ("emoalign.alignment", "matching_rate"),
-    "query": ("emoalign.query", "query"),
+    # The package itself, which is callable as query(): see emoalign/query/__init__.py.
+    "query": ("emoalign.query", None),
     "aquery": ("emoalign.query", "aquery"),
 }
 
@@ -54,6 +57,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ConvergenceWarning",
     "GWResult",
+    "NumericalError",
     "RSAResult",
     "__version__",
     "cdist",
@@ -61,7 +65,9 @@ __all__ = [
     "entropic_gromov_wasserstein2",
     "entropic_gw",
     "get_num_threads",
+    "gw_value",
     "gwloss",
+    "init_matrix",
     "pdist",
     "rdm",
     "rsa",

@@ -1,9 +1,12 @@
 """Entropic Gromov-Wasserstein optimal transport.
 
-``entropic_gromov_wasserstein``, ``entropic_gromov_wasserstein2`` and ``gwloss`` are drop-ins for
-POT's functions of the same names (same arguments, same fixed points), solved by the Rust core.
-``entropic_gw`` is the richer entry point: it returns a :class:`GWResult` with the dual potentials
-that warm-start a neighbouring solve, and diagnostics.
+``entropic_gromov_wasserstein``, ``entropic_gromov_wasserstein2``, ``init_matrix`` and ``gwloss``
+are drop-ins for POT's functions of the same names (same arguments, same fixed points); the
+solvers run in the Rust core. ``entropic_gw`` is the richer entry point: it returns a
+:class:`GWResult` with the dual potentials that warm-start a neighbouring solve, and diagnostics.
+``gw_value`` is the GW loss of a plan straight from the two cost matrices.
+
+What still differs from POT is listed in ``docs/pot-differences.md``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from emoalign import _core
 from emoalign._arrays import FloatArray, as_float_array, as_marginal, common_dtype
@@ -27,6 +30,9 @@ ProgressCallback = Callable[[int, float, float, int], None]
 
 class ConvergenceWarning(UserWarning):
     """An iterative solver stopped before meeting its tolerance; its result is not trustworthy."""
+
+
+_Matrix = ArrayLike
 
 
 @dataclass(frozen=True)
@@ -62,31 +68,42 @@ def _verbose_printer() -> ProgressCallback:
     return show
 
 
+# POT's entropic solvers pass their **kwargs on to ``ot.bregman.sinkhorn``. The two that set the
+# inner loop's limits mean the same here; POT's own ``solve_gromov`` passes ``tol_rel`` and
+# ``tol_abs`` down that path, where its Sinkhorn ignores them, so they are accepted and ignored here
+# too (honouring them would move the fixed point away from POT's).
 _SINKHORN_KWARGS = {"numItermax": "inner_max_iter", "stopThr": "inner_tol"}
+_IGNORED_AS_IN_POT = frozenset({"tol_rel", "tol_abs"})
 
 
 def _inner_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """POT passes extra keywords to its Sinkhorn; the ones that mean something here are mapped."""
-    unknown = set(kwargs) - set(_SINKHORN_KWARGS)
+    """The inner Sinkhorn's options among POT's pass-through keywords.
+
+    POT's Sinkhorn silently drops keywords it does not know; a drop-in must accept them too, but
+    a misspelt ``numItermax`` should not go unnoticed, so unknown names are warned about.
+    """
+    unknown = sorted(set(kwargs) - set(_SINKHORN_KWARGS) - _IGNORED_AS_IN_POT)
     if unknown:
-        raise TypeError(
-            f"unexpected keyword argument(s) {sorted(unknown)}; the inner Sinkhorn takes "
-            f"{sorted(_SINKHORN_KWARGS)}"
+        warnings.warn(
+            f"ignored keyword argument(s) {unknown}: POT passes them to its Sinkhorn, which "
+            f"ignores them too; the inner solver's options are {sorted(_SINKHORN_KWARGS)}",
+            UserWarning,
+            stacklevel=4,
         )
-    return {_SINKHORN_KWARGS[k]: v for k, v in kwargs.items()}
+    return {v: kwargs[k] for k, v in _SINKHORN_KWARGS.items() if k in kwargs}
 
 
 def entropic_gw(
-    C1: Any,
-    C2: Any,
-    p: Any = None,
-    q: Any = None,
+    C1: _Matrix,
+    C2: _Matrix,
+    p: ArrayLike | None = None,
+    q: ArrayLike | None = None,
     *,
     epsilon: float = 0.1,
     loss_fun: LossFun = "square_loss",
     symmetric: bool | None = None,
-    G0: Any = None,
-    potentials: tuple[Any, Any] | None = None,
+    G0: _Matrix | None = None,
+    potentials: tuple[ArrayLike, ArrayLike] | None = None,
     solver: Solver = "PGD",
     max_iter: int = 1000,
     tol: float = 1e-9,
@@ -98,22 +115,118 @@ def entropic_gw(
     verbose: bool = False,
     warn: bool = True,
 ) -> GWResult:
-    """Solves entropic GW between cost matrices ``C1`` (n×n) and ``C2`` (m×m).
+    r"""Entropic Gromov-Wasserstein transport between two metric-measure spaces.
 
-    ``p`` and ``q`` default to uniform weights. ``G0`` is the initial plan (default p qᵀ);
-    ``potentials`` are the (f, g) of an earlier result, to warm-start it. Stops when the plan's
-    change ‖T_k − T_{k−1}‖_F, relative to ‖T_k‖_F (``relative_tol=True``) or absolute as in POT,
-    falls to ``tol`` (floored at what the dtype resolves: ten ulp of the plan, and the gradient's
-    rounding amplified by 1/ε) with the last projection solved to an L1
-    marginal error of ``inner_tol``. ``accelerate`` switches on Anderson acceleration of the
-    outer iteration once it converges slowly (PGD only; far fewer iterations at small ε).
-    Anderson converges to saddles as readily as to minima, so its fixed point is then checked by
-    30 plain steps, which must contract; from a saddle they drift away, as POT's iteration does,
-    and the solve continues plainly.
-    ``callback(iteration, relative_change, marginal_error, sinkhorn_iterations)`` runs after
-    each outer iteration; Ctrl-C interrupts.
-    A run that does not converge warns with :class:`ConvergenceWarning` and says so in
-    ``GWResult.converged``.
+    Finds a stationary point of
+
+    .. math::
+
+        \min_{T \in U(p, q)} \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl}) T_{ij} T_{kl}
+        - \varepsilon H(T), \qquad H(T) = -\sum_{ij} T_{ij} (\log T_{ij} - 1),
+
+    over couplings :math:`U(p, q) = \{T \ge 0 : T 1 = p, T^\top 1 = q\}`, by the projected
+    gradient iteration of Peyré, Cuturi & Solomon (2016) (``solver="PGD"``),
+    :math:`T \leftarrow \arg\min_{P \in U(p,q)} \langle M(T), P \rangle - \varepsilon H(P)`,
+    or the proximal point iteration of Xu et al. (2019) (``"PPA"``), which adds
+    :math:`\varepsilon \mathrm{KL}(P \| T)` instead. :math:`M(T)` is the gradient's tensor
+    product computed in the separable form of Peyré et al.'s Proposition 1: two vectors and one
+    product :math:`h_1(C^1)\, T\, h_2(C^2)^\top`. Every projection is a stabilised log-domain
+    Sinkhorn warm-started from the previous one's potentials (with a Sinkhorn-Newton polish at
+    small ε). The map iterated is POT's, so are its fixed points.
+
+    Parameters
+    ----------
+    C1, C2 : array_like, shape (n, n) and (m, m)
+        Cost (dissimilarity) matrices, float32 or float64 (integers become float64; a float32 /
+        float64 pair is promoted to float64). They need not be symmetric.
+    p, q : array_like, shape (n,) and (m,), optional
+        Weights of the points, non-negative with equal sums. Uniform by default.
+    epsilon : float, default 0.1
+        Entropic regularisation ε > 0. Smaller is sharper and slower; below about 1e-3 on costs
+        scaled to [0, 1] the projections need the Newton polish.
+    loss_fun : {"square_loss", "kl_loss"}
+        :math:`L(a, b) = (a - b)^2` or :math:`a \log(a / b) - a + b` (costs must be positive).
+    symmetric : bool, optional
+        Whether C1 and C2 are symmetric. ``None`` tests it as POT does (``allclose`` at 1e-10);
+        for asymmetric costs the gradient averages those of (C1, C2) and (C1ᵀ, C2ᵀ).
+    G0 : array_like, shape (n, m), optional
+        Initial plan (default :math:`p q^\top`).
+    potentials : pair of array_like, optional
+        Dual potentials (f, g) of an earlier result (``GWResult.potentials``) to warm-start from,
+        for instance the solve at a neighbouring ε.
+    solver : {"PGD", "PPA"}
+        The outer iteration, as above.
+    max_iter : int, default 1000
+        Outer iterations at most.
+    tol : float, default 1e-9
+        Stop when :math:`\|T_k - T_{k-1}\|_F` falls to ``tol``: relative to
+        :math:`\|T_k\|_F` when ``relative_tol``, else absolute as in POT. Floored at what the
+        dtype resolves (ten ulp of the plan, and the gradient's rounding amplified by 1/ε).
+    inner_max_iter : int, default 1000
+        Sinkhorn iterations at most per projection (POT's ``numItermax``).
+    inner_tol : float, default 1e-9
+        L1 marginal error the final projection must reach (POT's ``stopThr``). Early
+        projections are solved more loosely, never looser than a hundredth of the plan's last
+        relative change.
+    relative_tol : bool, default True
+        See ``tol``.
+    accelerate : bool, default True
+        Anderson-accelerate the outer PGD iteration once it converges slowly (far fewer
+        iterations at small ε). An extrapolation is kept only while it stays in the basin the
+        plain iteration was converging to: within three times the plain iteration's predicted
+        remaining distance, at an entropic objective no worse than where acceleration began,
+        and followed by 30 plain steps that contract. Otherwise the solve goes on plainly from
+        where acceleration began, so the fixed point reached is the plain iteration's.
+    callback : callable, optional
+        ``callback(iteration, relative_change, marginal_error, sinkhorn_iterations)`` after each
+        outer iteration.
+    verbose : bool, default False
+        Print the same numbers as a table.
+    warn : bool, default True
+        Warn with :class:`ConvergenceWarning` when the solve stops unconverged.
+
+    Returns
+    -------
+    GWResult
+        The plan (dtype of the costs), its GW loss ``gw_dist`` (without the entropy term, as POT's
+        ``gw_dist``), convergence diagnostics and the dual potentials.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, negative or unequal-mass marginals, non-finite costs, ε ≤ 0,
+        an unknown ``loss_fun`` or ``solver``, or non-positive costs with ``kl_loss``.
+    TypeError
+        Non-numeric input.
+    MemoryError
+        The work matrices would not fit in memory (checked before allocating).
+    emoalign.NumericalError
+        The iteration broke down numerically (ε too small for the costs' range).
+    KeyboardInterrupt
+        Ctrl-C, checked between Sinkhorn passes.
+
+    Warns
+    -----
+    ConvergenceWarning
+        ``max_iter`` reached before ``tol`` (when ``warn``); ``GWResult.converged`` is False.
+
+    References
+    ----------
+    .. [1] G. Peyré, M. Cuturi, J. Solomon. "Gromov-Wasserstein averaging of kernel and distance
+       matrices." ICML 2016.
+    .. [2] H. Xu, D. Luo, H. Zha, L. Carin. "Gromov-Wasserstein learning for graph matching and
+       node embedding." ICML 2019.
+    .. [3] H. F. Walker, P. Ni. "Anderson acceleration for fixed-point iterations." SIAM J.
+       Numer. Anal. 49(4), 2011.
+
+    Examples
+    --------
+    >>> import numpy as np, emoalign
+    >>> X = np.random.default_rng(0).random((30, 5))
+    >>> C = emoalign.rdm(X, metric="euclidean"); C /= C.max()
+    >>> res = emoalign.entropic_gw(C, C, epsilon=5e-3)
+    >>> bool(res.converged), res.plan.shape
+    (True, (30, 30))
     """
     a, b = common_dtype("C1", as_float_array(C1, "C1", 2), "C2", as_float_array(C2, "C2", 2))
     if G0 is not None:
@@ -179,14 +292,14 @@ def _pot_log(result: GWResult) -> dict[str, Any]:
 
 
 def entropic_gromov_wasserstein(
-    C1: Any,
-    C2: Any,
-    p: Any = None,
-    q: Any = None,
+    C1: _Matrix,
+    C2: _Matrix,
+    p: ArrayLike | None = None,
+    q: ArrayLike | None = None,
     loss_fun: LossFun = "square_loss",
     epsilon: float = 0.1,
     symmetric: bool | None = None,
-    G0: Any = None,
+    G0: _Matrix | None = None,
     max_iter: int = 1000,
     tol: float = 1e-9,
     solver: Solver = "PGD",
@@ -195,14 +308,40 @@ def entropic_gromov_wasserstein(
     log: bool = False,
     **kwargs: Any,
 ) -> FloatArray | tuple[FloatArray, dict[str, Any]]:
-    """POT's ``ot.gromov.entropic_gromov_wasserstein``, same arguments and fixed points.
+    r"""Drop-in for POT's ``ot.gromov.entropic_gromov_wasserstein``: the entropic GW plan.
 
-    ``warmstart`` is accepted for compatibility: potentials are always carried between outer
-    iterations here, which changes the cost, not the answer. ``numItermax`` and ``stopThr`` set
-    the inner Sinkhorn's limits, as in POT. With ``log=True`` the log holds ``gw_dist`` and
-    ``err`` as POT's does, plus ``converged``, iteration counts and the potentials.
+    Same arguments, same iteration from the same start (the plain PGD or PPA map, without
+    :func:`entropic_gw`'s acceleration), hence the same fixed point; see :func:`entropic_gw`
+    for the maths. ``tol`` bounds the absolute change :math:`\|T_k - T_{k-1}\|_F`, as in POT.
+
+    Parameters
+    ----------
+    C1, C2, p, q, loss_fun, epsilon, symmetric, G0, max_iter, tol, solver
+        As in POT (and :func:`entropic_gw`).
+    warmstart : bool
+        Accepted for compatibility: potentials are always carried between outer iterations here,
+        which changes the cost of a solve, not its answer.
+    verbose : bool
+        Print the outer iterations' progress.
+    log : bool
+        Also return a dict with POT's ``gw_dist`` and ``err`` (the relative change at every
+        iteration, where POT records the absolute one every tenth), plus ``converged``,
+        ``n_iter``, ``n_inner_iter``, ``marginal_error`` and ``potentials``.
+    **kwargs
+        What POT passes on to its Sinkhorn: ``numItermax`` and ``stopThr`` set the inner limits;
+        ``warn=False`` silences the :class:`ConvergenceWarning`; ``tol_rel`` and ``tol_abs``
+        (which POT's ``solve_gromov`` passes and its Sinkhorn ignores) are ignored likewise.
+        Other names are ignored with a warning.
+
+    Returns
+    -------
+    T : ndarray, shape (n, m)
+        The plan, in the dtype of the costs.
+    log : dict
+        Only with ``log=True``.
     """
     del warmstart  # always on; see the docstring
+    warn = bool(kwargs.pop("warn", True))
     result = entropic_gw(
         C1,
         C2,
@@ -216,21 +355,23 @@ def entropic_gromov_wasserstein(
         max_iter=max_iter,
         tol=tol,
         relative_tol=False,  # POT's tol bounds the absolute ‖T_k − T_{k−1}‖_F
+        accelerate=False,  # POT's own path, so POT's fixed point
         verbose=verbose,
+        warn=warn,
         **_inner_options(kwargs),
     )
     return (result.plan, _pot_log(result)) if log else result.plan
 
 
 def entropic_gromov_wasserstein2(
-    C1: Any,
-    C2: Any,
-    p: Any = None,
-    q: Any = None,
+    C1: _Matrix,
+    C2: _Matrix,
+    p: ArrayLike | None = None,
+    q: ArrayLike | None = None,
     loss_fun: LossFun = "square_loss",
     epsilon: float = 0.1,
     symmetric: bool | None = None,
-    G0: Any = None,
+    G0: _Matrix | None = None,
     max_iter: int = 1000,
     tol: float = 1e-9,
     solver: Solver = "PGD",
@@ -239,7 +380,12 @@ def entropic_gromov_wasserstein2(
     log: bool = False,
     **kwargs: Any,
 ) -> float | tuple[float, dict[str, Any]]:
-    """POT's ``ot.gromov.entropic_gromov_wasserstein2``: the GW loss of the entropic plan."""
+    """Drop-in for POT's ``ot.gromov.entropic_gromov_wasserstein2``: the GW loss of the plan.
+
+    Same arguments as :func:`entropic_gromov_wasserstein`. Returns the GW loss of the entropic
+    plan, without the entropy term (POT's ``gw_dist``), and with ``log=True`` also the log, whose
+    ``"T"`` holds the plan.
+    """
     plan, info = entropic_gromov_wasserstein(
         C1,
         C2,
@@ -261,8 +407,119 @@ def entropic_gromov_wasserstein2(
     return (info["gw_dist"], info) if log else info["gw_dist"]
 
 
-def gwloss(C1: Any, C2: Any, T: Any, loss_fun: LossFun = "square_loss") -> float:
-    """GW loss Σ L(C1_ik, C2_jl) T_ij T_kl of plan ``T`` (computed in O(n²m + nm²))."""
+def gw_value(C1: _Matrix, C2: _Matrix, T: _Matrix, loss_fun: LossFun = "square_loss") -> float:
+    r"""The GW loss of a plan, from the two cost matrices.
+
+    .. math::
+
+        \mathrm{GW}(T) = \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl})\, T_{ij} T_{kl}
+
+    computed in :math:`O(n^2 m + n m^2)` by the separable form of Peyré et al. (2016), with the
+    constant part taken at the plan's own marginals, so any non-negative T is valid (for a
+    coupling of (p, q) this is POT's ``gwloss(*init_matrix(C1, C2, p, q), T)``).
+
+    Parameters
+    ----------
+    C1, C2 : array_like, shape (n, n) and (m, m)
+        Cost matrices (float32 or float64; the sum is accumulated in float64 either way).
+    T : array_like, shape (n, m)
+        A non-negative plan.
+    loss_fun : {"square_loss", "kl_loss"}
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, or negative or non-finite entries.
+    """
     a, b = common_dtype("C1", as_float_array(C1, "C1", 2), "C2", as_float_array(C2, "C2", 2))
     t = as_float_array(T, "T", 2).astype(a.dtype, copy=False)
-    return float(_core.gwloss(a, b, t, loss_fun))
+    return float(_core.gw_value(a, b, t, loss_fun))
+
+
+def _transform(
+    C1: NDArray[np.float64], C2: NDArray[np.float64], loss_fun: str
+) -> tuple[NDArray[np.float64], ...]:
+    """f1(C1), f2(C2), h1(C1), h2(C2) of the decomposition L(a, b) = f1(a) + f2(b) − h1(a) h2(b).
+
+    The 1e-18 offsets are POT's, so that zero costs give the same numbers under kl_loss.
+    """
+    if loss_fun == "square_loss":
+        return C1**2, C2**2, C1, 2 * C2
+    if loss_fun == "kl_loss":
+        return C1 * np.log(C1 + 1e-18) - C1, C2, C1, np.log(C2 + 1e-18)
+    raise ValueError(f"loss_fun {loss_fun!r} is not supported; use 'square_loss' or 'kl_loss'")
+
+
+def init_matrix(
+    C1: _Matrix,
+    C2: _Matrix,
+    p: ArrayLike,
+    q: ArrayLike,
+    loss_fun: LossFun = "square_loss",
+    nx: Any = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r"""Drop-in for POT's ``ot.gromov.init_matrix``: the parts of the GW gradient.
+
+    For :math:`L(a, b) = f_1(a) + f_2(b) - h_1(a) h_2(b)` (Peyré et al. 2016, Prop. 1) returns
+    :math:`\mathrm{constC} = f_1(C^1) p 1^\top + 1 q^\top f_2(C^2)^\top`,
+    :math:`h_1(C^1)` and :math:`h_2(C^2)`. Numpy arrays only (``nx`` must be None or POT's numpy
+    backend). :func:`entropic_gw` never builds the n × m ``constC``; this is for code written
+    against POT's :func:`gwloss`.
+
+    Returns
+    -------
+    constC : ndarray, shape (n, m)
+    hC1 : ndarray, shape (n, n)
+    hC2 : ndarray, shape (m, m)
+    """
+    _numpy_only(nx)
+    a, b = common_dtype("C1", as_float_array(C1, "C1", 2), "C2", as_float_array(C2, "C2", 2))
+    pv, qv = as_marginal(p, "p"), as_marginal(q, "q")
+    assert pv is not None and qv is not None  # as_marginal returns None only for None
+    if a.shape[0] != a.shape[1] or b.shape[0] != b.shape[1]:
+        raise ValueError(f"C1 and C2 must be square, got shapes {a.shape} and {b.shape}")
+    if len(pv) != a.shape[0] or len(qv) != b.shape[0]:
+        raise ValueError(
+            f"p has {len(pv)} weights and q {len(qv)} for C1 of shape {a.shape} and C2 of "
+            f"shape {b.shape}; give one weight per point"
+        )
+    f1, f2, h1, h2 = _transform(a, b, loss_fun)
+    const = (f1 @ pv.astype(a.dtype))[:, None] + (f2 @ qv.astype(b.dtype))[None, :]
+    return const, h1, h2
+
+
+def gwloss(constC: _Matrix, hC1: _Matrix, hC2: _Matrix, T: _Matrix, nx: Any = None) -> float:
+    r"""Drop-in for POT's ``ot.gromov.gwloss``: :math:`\sum (\mathrm{constC} - h_1 T h_2^\top)
+    \odot T`, from the output of :func:`init_matrix`.
+
+    Numpy arrays only (``nx`` must be None or POT's numpy backend). Without ``init_matrix``'s
+    n × m ``constC``, :func:`gw_value` gives the same number from C1, C2 and T.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match.
+    """
+    _numpy_only(nx)
+    const = as_float_array(constC, "constC", 2)
+    h1, h2 = as_float_array(hC1, "hC1", 2), as_float_array(hC2, "hC2", 2)
+    t = as_float_array(T, "T", 2)
+    n, m = t.shape
+    if const.shape != (n, m) or h1.shape != (n, n) or h2.shape != (m, m):
+        raise ValueError(
+            f"shapes do not fit: constC {const.shape}, hC1 {h1.shape}, hC2 {h2.shape} and T "
+            f"{t.shape}; constC must be n x m, hC1 n x n and hC2 m x m for an n x m plan T"
+        )
+    return float(np.sum((const - h1 @ t @ h2.T) * t))
+
+
+def _numpy_only(nx: Any) -> None:
+    if nx is not None and type(nx).__name__ != "NumpyBackend":
+        raise TypeError(
+            f"nx={type(nx).__name__}: emoalign computes on numpy arrays only; convert tensors "
+            "with .numpy() (or .cpu().numpy()) and leave nx=None"
+        )

@@ -2,6 +2,8 @@
 //! statistics, exposed to Python as `emoalign._core`. The numeric modules are plain Rust (and
 //! tested with `cargo test`); `py` holds the bindings.
 
+#![forbid(unsafe_code)]
+
 pub mod distance;
 pub mod error;
 pub mod gw;
@@ -18,6 +20,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("NumericalError", m.py().get_type::<error::NumericalError>())?;
     threads::register(m)?;
     py::register(m)?;
     Ok(())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -12,9 +13,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from numpy.typing import ArrayLike
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import TrialState
 
+from emoalign.alignment import provenance
 from emoalign.alignment.inits import schedule
 from emoalign.alignment.inputs import prepare
 from emoalign.alignment.plans import FolderPlans, MemoryPlans, PlanStore
@@ -81,14 +84,32 @@ def trials_table(trials: Sequence[Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of an ``align`` call that differ from their defaults, in order."""
+    params = inspect.signature(align).parameters
+
+    def is_default(name: str) -> bool:
+        value, default = values[name], params[name].default
+        simple = (bool, int, float, str, tuple, type(None))
+        return value is default or (
+            isinstance(value, simple) and type(value) is type(default) and value == default
+        )
+
+    return {
+        name: values[name]
+        for name in params
+        if name not in ("source", "target") and not is_default(name)
+    }
+
+
 def align(
-    source: Any,
-    target: Any,
+    source: ArrayLike | pl.DataFrame,
+    target: ArrayLike | pl.DataFrame,
     *,
     metric: str = "euclidean",
     source_metric: str | None = None,
     target_metric: str | None = None,
-    labels: Any = None,
+    labels: ArrayLike | None = None,
     eps_range: tuple[float, float] = (1e-4, 1e-2),
     n_trials: int = 100,
     n_inits: int = 3,
@@ -107,27 +128,126 @@ def align(
     id_column: str | None = None,
     progress: bool = False,
 ) -> Alignment:
-    """Aligns two emotion structures over the same videos with entropic GW and an ε search.
+    r"""Align two emotion structures over the same videos: entropic GW with an ε search.
 
-    ``source``/``target``: feature matrices (videos × emotions) or RDMs, as numpy arrays (same
-    video order) or polars DataFrames with an id column (``video_id``, ``id_column``, or the
-    first text column; the query layer's long form is pivoted). Rows are matched by id. Each
-    side's RDM (``metric``, or ``source_metric``/``target_metric``) is scaled to a maximum of 1.
+    Each side becomes an RDM over the videos (``emoalign.rdm``, scaled to a maximum of 1), and
+    entropic Gromov-Wasserstein (Peyré, Cuturi & Solomon, 2016) looks for the soft
+    correspondence $T$ between the two sets of videos that best preserves their
+    dissimilarities, without ever being told which video is which:
 
-    Each of ``n_trials`` trials draws ε log-uniformly from ``eps_range`` (``sampler``: 'tpe',
-    'grid' or 'random') and solves from ``n_inits`` initial plans (``init``: 'random',
-    'permutation', 'uniform' or a list cycled through), keeping the lowest GW distance; the best
-    trial has the lowest GW distance overall. ``max_iter``, ``tol`` and ``inner_tol`` bound each
-    solve.
+    $$\min_{T \in \Pi(p, q)} \sum_{i,j,k,l} \big(C^1_{ik} - C^2_{jl}\big)^2 T_{ij} T_{kl}
+      - \varepsilon H(T),$$
 
-    ``storage``: None (in memory), a file path (SQLite) or a database URL such as
-    ``postgresql+psycopg://user@host:5432/db``. Processes calling ``align`` with the same
-    inputs, settings, storage and ``study_name`` share the work of one study; a study that was
-    interrupted resumes. ``study_name`` defaults to a digest of the inputs and settings.
-    ``plans_dir`` keeps best plans as .npy files (default: beside a SQLite file; in memory for
-    in-memory studies; otherwise the best plan is recomputed). ``n_jobs`` runs trials in threads.
-    ``refine`` continues the best plan to smaller ε while that lowers the GW distance.
+    with uniform marginals $p, q$ and entropy $H(T) = -\sum_{ij} T_{ij} (\log T_{ij} - 1)$. The
+    problem is non-convex and the solution depends on ε, so, as in GWTune, an Optuna study
+    draws ε log-uniformly from ``eps_range`` for ``n_trials`` trials, solves each from
+    ``n_inits`` initial plans, and keeps the plan with the lowest GW distance overall. The
+    plan is then scored by how often it maps a video to itself (item level) or to a video of
+    the same category (category level); see ``matching_rate``.
+
+    Parameters
+    ----------
+    source, target : array_like or polars.DataFrame
+        Feature matrices (videos × emotions, e.g. human and model ratings) or square RDMs, as
+        arrays in the same video order, or polars DataFrames with an id column
+        (``video_id``, ``id_column``, or the first text column), matched by id. The long-form
+        output of ``emoalign.query`` is pivoted to videos × items.
+    metric : str, default "euclidean"
+        Dissimilarity for both sides (see ``emoalign.rdm``) unless ``source_metric`` /
+        ``target_metric`` override it. Ignored for sides given as RDMs.
+    source_metric, target_metric : str, optional
+        Per-side metrics.
+    labels : array_like, optional
+        One category per video (source order), for category-level matching and the report's
+        per-category breakdown.
+    eps_range : (float, float), default (1e-4, 1e-2)
+        Bounds of ε; relative to the RDMs' maximum of 1. Small ε gives sharp plans but slow,
+        possibly non-converging solves: choose the range for the data (the trials table's
+        ``converged`` and ``n_iter`` columns show where that starts).
+    n_trials : int, default 100
+        Trials of the study (shared by every process joining it).
+    n_inits : int, default 3
+        Initial plans per trial; the lowest GW distance is kept.
+    init : str or sequence of str, default "random"
+        ``"random"``, ``"permutation"``, ``"uniform"``, or a list cycled through the starts.
+    sampler : {"tpe", "grid", "random"}, default "tpe"
+        How ε is chosen across trials.
+    storage : str, os.PathLike or optuna storage, optional
+        None (in memory), a file path (SQLite), or a database URL such as
+        ``postgresql+psycopg://user@host:5432/db``. Processes calling ``align`` with the same
+        inputs, settings, storage and ``study_name`` share the work of one study, never solving
+        the same ε twice (TPE seeds each trial from ``seed`` and the trial number); a killed
+        worker's trial is retried and an interrupted study resumes.
+    study_name : str, optional
+        Defaults to a digest of the inputs and settings, so a name cannot be reused for a
+        different alignment.
+    seed : int, default 0
+        Seeds the sampler and the initial plans.
+    max_iter : int, default 500
+        Outer iterations per solve.
+    tol : float, default 1e-7
+        Outer tolerance on the plan's change.
+    inner_tol : float, default 1e-5
+        Sinkhorn tolerance on the marginals.
+    n_jobs : int, default 1
+        Trials run in threads.
+    refine : bool, default False
+        Continue the best plan to smaller ε while that lowers the GW distance.
+    plans_dir : str or os.PathLike, optional
+        Where best plans are kept as ``.npy`` files (default: beside a SQLite file; in memory
+        for in-memory studies; otherwise the best plan is recomputed).
+    heartbeat : int, default 10
+        Seconds between a worker's heartbeats in RDB storage; a silent worker's trial is
+        retried.
+    id_column : str, optional
+        The id column of DataFrame inputs.
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    Alignment
+        The plan, best ε, GW distance, convergence, the trials table, matching rates with
+        chance levels, a per-category breakdown, RSA, aligned embeddings, a shuffled-ratings
+        baseline and ``report(dir)``. Its ``provenance`` records versions, dates, this call
+        (data described by type and shape), seeds, ε range, sampler, metrics, solver and
+        precision, trial counts and the storage kind (a password in a storage URL is redacted).
+
+    Raises
+    ------
+    TypeError
+        If an input is not an array or DataFrame of numbers.
+    ValueError
+        If the inputs do not cover the same videos, have bad shapes or non-finite values, or a
+        setting is out of range (the message names it), or a ``study_name`` is reused for
+        other inputs.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the best trial's solve stopped at ``max_iter`` before converging.
+
+    References
+    ----------
+    Peyré, G., Cuturi, M. and Solomon, J. (2016). Gromov-Wasserstein averaging of kernel and
+    distance matrices. *ICML*, PMLR 48, 2664–2672.
+
+    Sasaki, M., Takeda, K., Abe, K. and Oizumi, M. (2023). Toolbox for Gromov-Wasserstein
+    optimal transport: application to unsupervised alignment in neuroscience (GWTune).
+    bioRxiv 2023.09.15.558038.
+
+    Examples
+    --------
+    >>> import emoalign
+    >>> from emoalign.alignment import synthetic_pair
+    >>> pair = synthetic_pair(n_categories=4, per_category=8, seed=3)
+    >>> res = emoalign.align(pair.human, pair.model, labels=pair.labels,
+    ...                      eps_range=(1e-3, 1e-2), n_trials=4)  # doctest: +SKIP
+    >>> res.matching_rate(1), res.category_matching_rate(1)  # doctest: +SKIP
+    (71.875, 93.75)
     """
+    started = provenance.utc_now()
+    call = provenance.python_call(source, target, _given(locals()))
     prepared = prepare(
         source,
         target,
@@ -192,6 +312,16 @@ def align(
     if refine:
         step = refine_plan(prepared.C1, prepared.C2, plan, gw_dist, epsilon, spec.options)
         plan, gw_dist, refined = step.plan, step.gw_dist, step.epsilons
+    table = trials_table(trials)
+    record = provenance.collect(
+        call=call,
+        spec=spec,
+        metrics=(prepared.source_metric, prepared.target_metric),
+        dtype=prepared.C1.dtype,
+        storage=storage,
+        trials=table,
+        started=started,
+    )
     return Alignment(
         prepared=prepared,
         plan=plan,
@@ -199,8 +329,9 @@ def align(
         gw_dist=gw_dist,
         converged=converged,
         best_trial=best.number,
-        trials=trials_table(trials),
+        trials=table,
         spec=spec,
         study_name=name,
         refined_epsilons=refined,
+        provenance=record,
     )

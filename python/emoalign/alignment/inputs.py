@@ -2,7 +2,7 @@
 
 A side is a feature matrix (videos × emotions) or a precomputed RDM, as a numpy array, or a polars
 DataFrame with an id column (wide: one column per emotion; or the query layer's long form, which
-is pivoted with :func:`emoalign.query.to_wide`). Rows are matched by id: the target is reordered
+is pivoted with ``emoalign.query.to_wide``). Rows are matched by id: the target is reordered
 into the source's order, and ids present on one side only are an error that lists them.
 """
 
@@ -22,6 +22,8 @@ from emoalign.distance import METRICS
 
 LONG_FORM_COLUMNS = ("video_id", "item", "value")
 _SHOW = 10
+# RSA correlates the RDMs' off-diagonal pairs, and a correlation needs two of them: 3 videos.
+MIN_VIDEOS = 3
 
 
 @dataclass(frozen=True)
@@ -158,8 +160,11 @@ def parse_side(data: Any, name: str, id_column: str | None = None) -> Side:
         arr = arr.astype(np.float64)
         side = Side(values=arr, is_rdm=looks_like_rdm(arr), ids=None, columns=None)
     n = side.values.shape[0]
-    if n < 2:
-        raise ValueError(f"{name} has {n} video(s); an alignment needs at least 2 on each side")
+    if n < MIN_VIDEOS:
+        raise ValueError(
+            f"{name} has {n} video(s); an alignment needs at least {MIN_VIDEOS} on each side "
+            "(RSA correlates pairs of videos)"
+        )
     bad = ~np.isfinite(side.values).all(axis=1)
     if bad.any():
         where = (

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 
 def _check_plan(plan: Any) -> NDArray[np.floating[Any]]:
@@ -39,8 +39,27 @@ def _check_labels(labels: Any, n: int, name: str) -> NDArray[Any]:
     return arr
 
 
-def top_k(plan: Any, k: int) -> NDArray[np.intp]:
-    """The k columns of each row with the largest mass, largest first (ties: lower index)."""
+def top_k(plan: ArrayLike, k: int) -> NDArray[np.intp]:
+    """The k columns of each row with the largest mass.
+
+    Parameters
+    ----------
+    plan : array_like, shape (n, m)
+        A transport plan: row i spreads source video i's mass over the target videos.
+    k : int
+        How many columns per row (1 <= k <= m).
+
+    Returns
+    -------
+    numpy.ndarray of intp, shape (n, k)
+        Column indices, largest mass first; ties go to the lower index, so the result does not
+        depend on the sort's internals.
+
+    Raises
+    ------
+    ValueError
+        If ``plan`` is not a finite non-empty 2-D array or ``k`` is not in [1, m].
+    """
     arr = _check_plan(plan)
     k = _check_k(k, arr.shape[1])
     # A stable sort on the negated rows breaks ties towards the lower column index, so the
@@ -48,8 +67,37 @@ def top_k(plan: Any, k: int) -> NDArray[np.intp]:
     return np.argsort(-arr, axis=1, kind="stable")[:, :k]
 
 
-def hits(plan: Any, k: int = 1, labels: Any = None, target_labels: Any = None) -> NDArray[np.bool_]:
-    """Per source row: whether its top-k targets contain itself (or a same-label video)."""
+def hits(
+    plan: ArrayLike,
+    k: int = 1,
+    labels: ArrayLike | None = None,
+    target_labels: ArrayLike | None = None,
+) -> NDArray[np.bool_]:
+    """Per source video: whether its top-k targets contain itself (or a same-label video).
+
+    Parameters
+    ----------
+    plan : array_like, shape (n, m)
+        A transport plan: row i spreads source video i's mass over the target videos.
+    k : int, default 1
+        How many of a row's largest entries count (1 <= k <= m).
+    labels : array_like, shape (n,), optional
+        One category per source video. Without it, matching is at the item level (source and
+        target hold the same videos in the same order); with it, at the category level.
+    target_labels : array_like, shape (m,), optional
+        Categories of the target videos, when they differ from the source's (default:
+        ``labels``; required when n != m).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        If ``plan`` is not a finite non-empty 2-D array, ``k`` is not in [1, m], the labels do
+        not give one label per video, or item-level matching is asked of a non-square plan.
+    """
     arr = _check_plan(plan)
     n, m = arr.shape
     cols = top_k(arr, k)
@@ -67,9 +115,89 @@ def hits(plan: Any, k: int = 1, labels: Any = None, target_labels: Any = None) -
     return (tgt[cols] == src[:, None]).any(axis=1)
 
 
-def matching_rate(plan: Any, k: int = 1, labels: Any = None, target_labels: Any = None) -> float:
-    """Top-k matching rate in percent: item level without labels, category level with them."""
+def matching_rate(
+    plan: ArrayLike,
+    k: int = 1,
+    labels: ArrayLike | None = None,
+    target_labels: ArrayLike | None = None,
+) -> float:
+    r"""Top-k matching rate of a transport plan, in percent.
+
+    Row i is a hit when its k largest entries include column i (item level) or a column whose
+    label is row i's (category level, with ``labels``):
+
+    $$\mathrm{rate}_k = \frac{100}{n} \sum_{i=1}^n
+      \mathbb{1}\big[\exists\, j \in \mathrm{top}_k(T_{i\cdot}) : j = i\big].$$
+
+    This is how GW alignments of similarity structures are scored (Sasaki et al., 2023);
+    compare it with ``chance_rate``.
+
+    Parameters
+    ----------
+    plan : array_like, shape (n, m)
+        A transport plan: row i spreads source video i's mass over the target videos.
+    k : int, default 1
+        How many of a row's largest entries count (1 <= k <= m).
+    labels : array_like, shape (n,), optional
+        One category per source video. Without it, matching is at the item level (source and
+        target hold the same videos in the same order); with it, at the category level.
+    target_labels : array_like, shape (m,), optional
+        Categories of the target videos, when they differ from the source's (default:
+        ``labels``; required when n != m).
+
+    Returns
+    -------
+    float
+        In [0, 100].
+
+    Raises
+    ------
+    ValueError
+        If ``plan`` is not a finite non-empty 2-D array, ``k`` is not in [1, m], the labels do
+        not give one label per video, or item-level matching is asked of a non-square plan.
+
+    References
+    ----------
+    Sasaki, M., Takeda, K., Abe, K. and Oizumi, M. (2023). Toolbox for Gromov-Wasserstein
+    optimal transport: application to unsupervised alignment in neuroscience (GWTune).
+    bioRxiv 2023.09.15.558038.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emoalign.alignment import matching_rate
+    >>> T = np.array([[0.4, 0.1, 0.0], [0.0, 0.1, 0.2], [0.0, 0.2, 0.1]]) / 1.1
+    >>> matching_rate(T), matching_rate(T, k=2), matching_rate(T, labels=["a", "b", "b"])
+    (33.33333333333333, 100.0, 100.0)
+    """
     return 100.0 * float(hits(plan, k, labels, target_labels).mean())
+
+
+def wilson_interval(rate: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval (percent) of a matching rate observed over ``n`` videos.
+
+    Parameters
+    ----------
+    rate : float
+        The observed rate in percent (hits / n × 100).
+    n : int
+        Number of videos scored.
+    z : float
+        Standard-normal quantile; the default gives a 95 % interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Bounds in percent. Unlike the normal approximation the interval stays inside [0, 100]
+        and does not collapse to a point at 0 % or 100 % (Wilson, 1927).
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive number of videos, got {n}")
+    p = rate / 100.0
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
 
 
 def _p_none_of(m: int, c: NDArray[np.int64], k: int) -> NDArray[np.float64]:
@@ -81,9 +209,39 @@ def _p_none_of(m: int, c: NDArray[np.int64], k: int) -> NDArray[np.float64]:
 
 
 def chance_rate(
-    n: int, m: int | None = None, k: int = 1, labels: Any = None, target_labels: Any = None
+    n: int,
+    m: int | None = None,
+    k: int = 1,
+    labels: ArrayLike | None = None,
+    target_labels: ArrayLike | None = None,
 ) -> float:
-    """Expected matching rate (percent) of a plan whose top-k columns are random in each row."""
+    r"""The matching rate (percent) expected of a plan whose top-k columns are random in each row.
+
+    At the item level it is $100\,k/m$. At the category level, row i with $c_i$ target videos
+    of its own category hits unless a uniformly random k-subset of the m columns misses all of
+    them: $100 \cdot \frac{1}{n} \sum_i \Big(1 - \binom{m - c_i}{k} \big/ \binom{m}{k}\Big)$.
+
+    Parameters
+    ----------
+    n : int
+        Source videos (rows).
+    m : int, optional
+        Target videos (columns); default ``n``.
+    k : int, default 1
+        As in ``matching_rate``.
+    labels, target_labels : array_like, optional
+        As in ``matching_rate``.
+
+    Returns
+    -------
+    float
+        In [0, 100].
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not in [1, m] or the labels do not give one label per video.
+    """
     m = n if m is None else m
     k = _check_k(k, m)
     if labels is None:
@@ -96,8 +254,30 @@ def chance_rate(
     return 100.0 * float(np.mean(1.0 - _p_none_of(m, same, k)))
 
 
-def per_category(plan: Any, labels: Any, k: int = 1) -> pl.DataFrame:
-    """One row per label: videos, item and category top-k rates and the category chance level."""
+def per_category(plan: ArrayLike, labels: ArrayLike, k: int = 1) -> pl.DataFrame:
+    """Matching rates broken down by category.
+
+    Parameters
+    ----------
+    plan : array_like, shape (n, n)
+        A transport plan between the same videos on both sides.
+    labels : array_like, shape (n,)
+        One category per video.
+    k : int, default 1
+        How many of a row's largest entries count (1 <= k <= m).
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per label, largest categories first: ``label``, ``videos``, ``item_rate`` and
+        ``category_rate`` (top-k, percent) and ``category_chance`` (percent).
+
+    Raises
+    ------
+    ValueError
+        If the plan is not square, finite and non-empty, ``k`` is out of range or ``labels``
+        does not give one label per video.
+    """
     arr = _check_plan(plan)
     n, m = arr.shape
     if n != m:

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 import emoalign
 from emoalign.alignment import matching
 from emoalign.alignment.baseline import shuffled_baseline
-from emoalign.alignment.embedding import aligned_embedding
+from emoalign.alignment.embedding import AlignedEmbedding, aligned_embedding
 from emoalign.alignment.inputs import Prepared
 from emoalign.alignment.search import SearchSpec
 from emoalign.rsa import RSAResult
@@ -26,7 +26,26 @@ class Alignment:
 
     ``plan[i, j]`` is the mass sent from source video ``ids[i]`` to target video ``ids[j]``;
     ``gw_dist`` is its GW loss without the entropy term, the criterion the best trial was
-    chosen by.
+    chosen by. Returned by ``emoalign.align``.
+
+    Attributes
+    ----------
+    plan : numpy.ndarray, shape (n, n)
+        The best transport plan (rows sum to 1/n).
+    epsilon : float
+        The ε of the best trial.
+    gw_dist : float
+        The plan's GW loss without the entropy term.
+    converged : bool
+        Whether the best trial's solve met its tolerance.
+    best_trial : int
+        The number of the best trial.
+    trials : polars.DataFrame
+        One row per finished trial: ε, GW distance, convergence, iterations, matching rates.
+    study_name : str
+        The Optuna study's name.
+    refined_epsilons : list of float
+        The smaller ε values the plan was refined through (``align(..., refine=True)``).
     """
 
     prepared: Prepared = field(repr=False)
@@ -39,27 +58,34 @@ class Alignment:
     spec: SearchSpec = field(repr=False)
     study_name: str
     refined_epsilons: list[float] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
+    """How the study was run (see ``alignment.provenance``); the CLI sets its command line."""
     _rsa: dict[tuple[str, int, int], RSAResult] = field(default_factory=dict, repr=False)
     _baseline: pl.DataFrame | None = field(default=None, repr=False)
 
     @property
     def ids(self) -> list[str]:
+        """The video ids, in the order of the plan's rows and columns."""
         return self.prepared.ids
 
     @property
     def labels(self) -> NDArray[Any] | None:
+        """One category per video, if labels were given to ``align``."""
         return self.prepared.labels
 
     @property
     def n(self) -> int:
+        """The number of videos."""
         return self.prepared.n
 
     @property
     def C1(self) -> NDArray[np.float64]:
+        """The source RDM, scaled to a maximum of 1."""
         return self.prepared.C1
 
     @property
     def C2(self) -> NDArray[np.float64]:
+        """The target RDM, scaled to a maximum of 1."""
         return self.prepared.C2
 
     def _labels(self, labels: Any) -> NDArray[Any]:
@@ -73,26 +99,118 @@ class Alignment:
         return chosen
 
     def matching_rate(self, k: int = 1) -> float:
-        """Percent of videos whose top-k targets in the plan include the video itself."""
+        """Item-level top-k matching rate: percent of videos whose k largest plan entries
+        include the video itself (see ``emoalign.alignment.matching_rate``).
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many of a row's largest entries count.
+
+        Returns
+        -------
+        float
+            In [0, 100]; compare with ``chance(k)``.
+        """
         return matching.matching_rate(self.plan, k)
 
     def category_matching_rate(self, k: int = 1, labels: Any = None) -> float:
-        """Percent of videos whose top-k targets include a video of the same category."""
+        """Category-level top-k matching rate: percent of videos whose k largest plan entries
+        include a video of the same category.
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many of a row's largest entries count.
+        labels : array_like, optional
+            One category per video; default: the labels given to ``align``.
+
+        Returns
+        -------
+        float
+            In [0, 100]; compare with ``category_chance(k)``.
+
+        Raises
+        ------
+        ValueError
+            If there are no labels, or not one per video.
+        """
         return matching.matching_rate(self.plan, k, self._labels(labels))
 
     def chance(self, k: int = 1) -> float:
+        """The item-level rate of a random plan: 100 k / n percent.
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many of a row's largest entries count.
+
+        Returns
+        -------
+        float
+        """
         return matching.chance_rate(self.n, k=k)
 
     def category_chance(self, k: int = 1, labels: Any = None) -> float:
+        """The category-level rate of a random plan (see ``emoalign.alignment.chance_rate``).
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many of a row's largest entries count.
+        labels : array_like, optional
+            One category per video; default: the labels given to ``align``.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            If there are no labels, or not one per video.
+        """
         return matching.chance_rate(self.n, k=k, labels=self._labels(labels))
 
     def per_category(self, k: int = 1, labels: Any = None) -> pl.DataFrame:
+        """Item and category matching rates per category, with chance.
+
+        Parameters
+        ----------
+        k : int, default 1
+            How many of a row's largest entries count.
+        labels : array_like, optional
+            One category per video; default: the labels given to ``align``.
+
+        Returns
+        -------
+        polars.DataFrame
+            See ``emoalign.alignment.per_category``.
+
+        Raises
+        ------
+        ValueError
+            If there are no labels, or not one per video.
+        """
         return matching.per_category(self.plan, self._labels(labels), k)
 
     def rsa(
         self, method: str = "spearman", permutations: int = 1000, seed: int | None = None
     ) -> RSAResult:
-        """RSA between the two RDMs (upper triangles) with a Mantel permutation p-value."""
+        """RSA between the two RDMs, with a Mantel permutation p-value (cached per arguments).
+
+        Parameters
+        ----------
+        method : {"spearman", "pearson", "kendall"}, default "spearman"
+        permutations : int, default 1000
+        seed : int, optional
+            Default: the study's seed.
+
+        Returns
+        -------
+        RSAResult
+            See ``emoalign.rsa``.
+        """
         seed = self.spec.seed if seed is None else seed
         key = (method, permutations, seed)
         if key not in self._rsa:
@@ -105,13 +223,43 @@ class Alignment:
             )
         return self._rsa[key]
 
-    def aligned_embedding(self, dim: int = 2) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """MDS coordinates of the source and of the target, the latter Procrustes-aligned to the
-        former through the plan."""
-        return aligned_embedding(self.C1, self.C2, self.plan, dim)
+    def aligned_embedding(self, dim: int = 2, aligned_dim: int = 20) -> AlignedEmbedding:
+        """Both RDMs' MDS coordinates in one frame.
+
+        The target is Procrustes-aligned to the source through the plan in ``aligned_dim``
+        dimensions (enough to keep most of the variance), then both are projected on one shared
+        PCA basis, so the two points of a video sit together when the plan matches it.
+
+        Parameters
+        ----------
+        dim : int, default 2
+            Dimensions shown.
+        aligned_dim : int, default 20
+            Dimensions the alignment is done in.
+
+        Returns
+        -------
+        AlignedEmbedding
+            ``.source`` and ``.target`` coordinates (n × dim), the variance each shown axis
+            explains, and ``.gap``: the mean distance between a video's two points over the
+            spread (small when the plan matches videos to themselves).
+        """
+        return aligned_embedding(self.C1, self.C2, self.plan, dim, aligned_dim)
 
     def baseline(self, n_shuffles: int = 1) -> pl.DataFrame:
-        """Matching rates when the target's ratings are shuffled (see ``alignment.baseline``)."""
+        """Matching rates when the target's ratings are shuffled: what the search finds in
+        structure that carries no correspondence (computed once, then cached).
+
+        Parameters
+        ----------
+        n_shuffles : int, default 1
+            Shuffled alignments, each with the study's ε and starts.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per shuffle, with its GW distance and matching rates.
+        """
         if self._baseline is None or self._baseline.height < n_shuffles:
             p = self.prepared
             self._baseline = shuffled_baseline(
@@ -130,6 +278,11 @@ class Alignment:
 
     def has_baseline(self) -> bool:
         return self._baseline is not None
+
+    @property
+    def baseline_shuffles(self) -> int:
+        """How many shuffled-ratings alignments have been computed (0 before ``baseline()``)."""
+        return 0 if self._baseline is None else self._baseline.height
 
     def summary(self, ks: tuple[int, ...] = (1, 3, 5), permutations: int = 1000) -> dict[str, Any]:
         """The key numbers, as plain JSON-ready values."""
@@ -157,6 +310,8 @@ class Alignment:
             out[f"rsa_{method}"] = {"r": r.r, "p_value": r.p_value, "permutations": permutations}
         if self._baseline is not None:
             out["baseline"] = self._baseline.to_dicts()
+            out["baseline_shuffles"] = self._baseline.height
+        out["provenance"] = self.provenance
         return out
 
     def report(self, out_dir: str | os.PathLike[str], **kwargs: Any) -> Path:

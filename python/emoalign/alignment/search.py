@@ -5,10 +5,13 @@ among such trials, which the storage's atomic trial numbering makes unique acros
 ranks 0..n_trials−1 are the study's work, and a trial that draws a higher rank ends at once as
 pruned, without solving. With the grid and random samplers ε is a function of the rank alone
 (the rank-th grid point, or a draw seeded by (seed, rank)), so a distributed study computes
-exactly what a serial one does. A retry (the heartbeat callback re-queues a dead worker's trial,
-and Ctrl-C re-queues the interrupted one) carries the original's ε and rank. So each rank is
-solved once, again only if its worker died, and a crashed or interrupted study resumes where it
-stopped.
+exactly what a serial one does. TPE proposes from the trials finished so far, which differ between
+workers and runs, so it draws with a generator seeded by (seed, trial number): every worker runs
+the same command and seed, yet no two trials draw alike (one seeded generator per worker would
+propose the same ε in every worker that samples from the same history). A retry (the heartbeat
+callback re-queues a dead worker's trial, and Ctrl-C re-queues the interrupted one) carries the
+original's ε and rank. So each rank is solved once, again only if its worker died, and a crashed
+or interrupted study resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -86,9 +89,7 @@ class SearchSpec:
 
     def make_sampler(self) -> optuna.samplers.BaseSampler:
         if self.sampler == "tpe":
-            return optuna.samplers.TPESampler(
-                seed=self.seed, n_startup_trials=min(10, max(1, self.n_trials // 3))
-            )
+            return TrialSeededTPE(self.seed, n_startup_trials=min(10, max(1, self.n_trials // 3)))
         return ScheduleSampler(self)
 
 
@@ -132,6 +133,39 @@ class ScheduleSampler(optuna.samplers.BaseSampler):
     ) -> Any:
         rank = ranks(study.get_trials(deepcopy=False))[trial.number]
         return self._spec.scheduled_epsilon(min(rank, self._spec.n_trials - 1))
+
+
+class TrialSeededTPE(optuna.samplers.BaseSampler):
+    """Optuna's TPE with the random draws of each trial seeded by (study seed, trial number).
+
+    A fresh ``TPESampler`` serves each call: TPE keeps no state between trials other than its
+    generator, and a per-call instance is also safe across the worker's threads.
+    """
+
+    def __init__(self, seed: int, n_startup_trials: int) -> None:
+        self._seed = seed
+        self._n_startup_trials = n_startup_trials
+
+    def _for(self, trial: FrozenTrial) -> optuna.samplers.TPESampler:
+        # RandomState seeds are 32-bit; SeedSequence mixes (seed, number) into one.
+        state = np.random.SeedSequence([self._seed, trial.number, 0x7E5]).generate_state(1)
+        # constant_liar: trials running elsewhere count as poor results, so that concurrent
+        # workers spread out instead of proposing near neighbours (Optuna's advice for parallel
+        # TPE; a serial study has no such trials and is unaffected).
+        return optuna.samplers.TPESampler(
+            seed=int(state[0]), n_startup_trials=self._n_startup_trials, constant_liar=True
+        )
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict:
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict) -> dict:
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, dist: BaseDistribution
+    ) -> Any:
+        return self._for(trial).sample_independent(study, trial, param_name, dist)
 
 
 @dataclass(frozen=True)

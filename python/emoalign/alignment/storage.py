@@ -4,22 +4,32 @@ On a database (SQLite or a server URL such as ``postgresql+psycopg://user@host/d
 running trial records a heartbeat; a trial whose worker stopped beating for ``grace`` seconds is
 marked failed by the next worker that looks, and re-queued with the same parameters (Optuna's
 heartbeat retry callback), so a killed worker's work is redone exactly once.
+
+Workers that start together on an empty PostgreSQL database would race to create Optuna's schema
+(one dies on ``CREATE TYPE ... already exists``); they take a PostgreSQL advisory lock around it,
+so the first creates the schema and the others find it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
+from sqlalchemy.pool import NullPool
 
 CONFIG_ATTR = "emoalign_config"
 MAX_RETRY = 3
+# Key of the advisory lock held while creating the schema (any fixed 64-bit value: "emoalign").
+SCHEMA_LOCK = 0x656D6F616C69676E
 
 
 def storage_url(storage: str | os.PathLike[str]) -> str:
@@ -55,7 +65,7 @@ def open_storage(
         engine_kwargs["connect_args"] = {"timeout": 60}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), schema_lock(url):
         # heartbeat_interval is flagged experimental; it has been stable since Optuna 2.9.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RDBStorage(
@@ -65,6 +75,28 @@ def open_storage(
             grace_period=3 * heartbeat,
             heartbeat_stale_trial_callback=retry_callback(),
         )
+
+
+@contextlib.contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Holds a PostgreSQL advisory lock (a no-op on other databases) while Optuna creates or
+    checks its tables, so that concurrent first starts on an empty database never collide."""
+    if sqlalchemy.engine.make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            # Session-level: released below, or by the server if this process dies holding it.
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(
+                    sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK}
+                )
+    finally:
+        engine.dispose()
 
 
 def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:

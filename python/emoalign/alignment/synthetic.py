@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 
 @dataclass(frozen=True)
 class SyntheticPair:
+    """A synthetic human/model rating pair (see ``synthetic_pair``)."""
+
     human: pl.DataFrame
     """``video_id`` + one column per emotion, in id order."""
     model: pl.DataFrame
@@ -26,6 +28,7 @@ class SyntheticPair:
     labels: NDArray[np.str_]
     """Each video's category, in ``human``'s row order."""
     categories: list[str]
+    """The category names."""
 
 
 def synthetic_pair(
@@ -37,6 +40,43 @@ def synthetic_pair(
     distortion: float = 0.2,
     model_noise: float = 0.005,
 ) -> SyntheticPair:
+    r"""A deterministic human/model rating pair with known categories and correspondence.
+
+    Human ratings are a category prototype (Dirichlet(0.3) over the emotions) plus
+    video-specific Gaussian variation; model ratings are the same videos through a random
+    linear distortion $I + \delta A / \sqrt{k}$ ($A$ standard normal) plus noise, listed in a
+    shuffled order under the same ids.
+
+    Parameters
+    ----------
+    n_categories : int, default 6
+        Categories.
+    per_category : int, default 12
+        Videos per category.
+    n_emotions : int, default 34
+        Rating columns (k).
+    seed : int, default 0
+        Everything is drawn from this seed.
+    video_spread : float, default 0.06
+        Standard deviation of each video's variation around its prototype.
+    distortion : float, default 0.2
+        Strength $\delta$ of the model's linear distortion.
+    model_noise : float, default 0.005
+        Standard deviation of the model's additive noise.
+
+    Returns
+    -------
+    SyntheticPair
+        ``human`` and ``model`` DataFrames (``video_id`` + ``emotion_00`` ...), ``labels`` and
+        ``categories``.
+
+    Examples
+    --------
+    >>> from emoalign.alignment import synthetic_pair
+    >>> pair = synthetic_pair(n_categories=4, per_category=8, seed=3)
+    >>> pair.human.shape, pair.model.shape, pair.categories[:2]
+    ((32, 35), (32, 35), ['category_0', 'category_1'])
+    """
     rng = np.random.default_rng(seed)
     emotions = [f"emotion_{i:02d}" for i in range(n_emotions)]
     categories = [f"category_{c}" for c in range(n_categories)]

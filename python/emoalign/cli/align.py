@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from emoalign.cli.errors import (
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+    user_errors,
+)
+from emoalign.cli.storage import shown, storage_errors
 from emoalign.distance import METRICS
 
 CK_PREFIX = "cowen-keltner"
@@ -39,15 +49,34 @@ examples:
 """
 
 
-def _read_table(path: Path) -> pl.DataFrame:
+def _read_table(path: Path, argument: str, expected: str) -> pl.DataFrame:
+    """A CSV/TSV/Parquet table; errors name the ``argument`` (e.g. ``SOURCE``) and what it
+    ``expected``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{argument} {path}: no such file; give {expected}")
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    if suffix in (".csv", ".tsv", ".txt"):
+    if suffix not in (".parquet", ".pq", ".csv", ".tsv", ".txt"):
+        raise ValueError(f"{argument} {path}: expected a .csv, .tsv or .parquet file")
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pl.read_parquet(path)
         return pl.read_csv(
             path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=None
         )
-    raise ValueError(f"{path}: expected a .csv, .tsv or .parquet file")
+    except pl.exceptions.PolarsError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{argument} {path}: not a readable {suffix[1:]} table ({reason})"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _naming(argument: str, spec: str) -> Iterator[None]:
+    """Puts the argument and its value in front of an input error raised inside."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:
+        raise type(exc)(f"{argument} {spec}: {exc}") from exc
 
 
 def _ck(spec: str, data: str | None) -> Any:
@@ -56,29 +85,42 @@ def _ck(spec: str, data: str | None) -> Any:
     _, _, path = spec.partition("@")
     location = path or data
     if not location:
-        raise ValueError(f"{spec}: give the Cowen & Keltner CSV as {spec}@PATH or with --data PATH")
+        raise ValueError(f"give the Cowen & Keltner CSV as {spec}@PATH or with --data PATH")
     return load_cowen_keltner(location)
 
 
-def load_side(spec: str, data: str | None) -> tuple[pl.DataFrame, dict[str, str] | None]:
+def load_side(
+    spec: str, data: str | None, argument: str
+) -> tuple[pl.DataFrame, dict[str, str] | None]:
     """A side's table, plus default labels when it comes from the Cowen & Keltner set."""
     if spec.startswith(CK_PREFIX + ":"):
         block = spec[len(CK_PREFIX) + 1 :].partition("@")[0]
-        ck = _ck(spec, data)
-        return ck.block(block), dict(zip(ck.ids, ck.labels.tolist(), strict=True))
-    path = Path(spec)
-    if not path.is_file():
-        raise ValueError(f"{spec}: no such file (or use cowen-keltner:BLOCK[@PATH])")
-    return _read_table(path), None
+        with _naming(argument, spec):
+            ck = _ck(spec, data)
+            table = ck.block(block)
+        return table, dict(zip(ck.ids, ck.labels.tolist(), strict=True))
+    expected = "a CSV/Parquet file or cowen-keltner:BLOCK[@PATH]"
+    return _read_table(Path(spec), argument, expected), None
+
+
+def side_name(spec: str) -> str:
+    """A side's name in the report: the file's stem, or the Cowen & Keltner block without PATH."""
+    if spec.startswith(CK_PREFIX + ":"):
+        return spec.partition("@")[0]
+    return Path(spec).stem
 
 
 def load_labels(spec: str, data: str | None) -> dict[str, str]:
     if spec == CK_PREFIX or spec.startswith(CK_PREFIX + "@"):
-        ck = _ck(spec, data)
+        with _naming("--labels", spec):
+            ck = _ck(spec, data)
         return dict(zip(ck.ids, ck.labels.tolist(), strict=True))
-    table = _read_table(Path(spec))
+    expected = "cowen-keltner[@PATH] or a CSV/Parquet file with two columns (id, label)"
+    table = _read_table(Path(spec), "--labels", expected)
     if table.width != 2:
-        raise ValueError(f"{spec}: a labels file has two columns (id, label), got {table.columns}")
+        raise ValueError(
+            f"--labels {spec}: a labels file has two columns (id, label), got {table.columns}"
+        )
     ids, labels = (table.get_column(c).cast(pl.String).to_list() for c in table.columns)
     return dict(zip(ids, labels, strict=True))
 
@@ -90,8 +132,8 @@ def subsample(
     from emoalign.alignment.inputs import parse_side
 
     ids = parse_side(source, "source", id_column).ids
-    if ids is None or n < 2 or n > len(ids):
-        raise ValueError(f"--subsample must be between 2 and the {len(ids or [])} source videos")
+    if ids is None or n < 3 or n > len(ids):
+        raise ValueError(f"--subsample must be between 3 and the {len(ids or [])} source videos")
     rng = np.random.default_rng(seed)
     keep = sorted(ids[i] for i in rng.choice(len(ids), size=n, replace=False))
 
@@ -111,6 +153,8 @@ def subsample(
 def print_summary(
     summary: dict[str, Any], extra: tuple[tuple[str, str], ...] = (), out: Any = None
 ) -> None:
+    from emoalign.report.numbers import p_value
+
     out = sys.stdout if out is None else out
     rows = [
         ("videos", f"{summary['n_videos']}"),
@@ -125,7 +169,7 @@ def print_summary(
                 rows.append((f"{level} matching {key}", f"{value:5.1f} %  (chance {chance:.1f} %)"))
     for method in ("pearson", "spearman"):
         r = summary[f"rsa_{method}"]
-        p = "" if r["p_value"] is None else f"  (Mantel p = {r['p_value']:.3g})"
+        p = "" if r["p_value"] is None else f", Mantel p {p_value(r['p_value'], r['permutations'])}"
         rows.append((f"RSA {method} r", f"{r['r']:.3f}{p}"))
     for row in summary.get("baseline", [])[:1]:
         item = row.get("item_top1")
@@ -140,11 +184,21 @@ def print_summary(
         print(f"{key:<{width}}  {value}", file=out)
 
 
-def run(args: argparse.Namespace) -> int:
-    from emoalign.alignment import align
+def check_eps_range(args: argparse.Namespace) -> None:
+    """``--eps-min`` and ``--eps-max`` (each checked positive by argparse) in order."""
+    if args.eps_min > args.eps_max:
+        raise ValueError(
+            f"--eps-min {args.eps_min:g} is above --eps-max {args.eps_max:g}; swap them"
+        )
 
-    source, source_labels = load_side(args.source, args.data)
-    target, _ = load_side(args.target, args.data)
+
+@user_errors
+def run(args: argparse.Namespace) -> int:
+    from emoalign.alignment import align, provenance
+
+    check_eps_range(args)
+    source, source_labels = load_side(args.source, args.data, "SOURCE")
+    target, _ = load_side(args.target, args.data, "TARGET")
     labels = load_labels(args.labels, args.data) if args.labels else source_labels
     if args.subsample is not None:
         source, target = subsample(source, target, args.subsample, args.seed, args.id_column)
@@ -155,44 +209,50 @@ def run(args: argparse.Namespace) -> int:
     if args.inits is not None:
         kwargs["n_inits"] = args.inits
     try:
-        result = align(
-            source,
-            target,
-            metric=args.metric,
-            source_metric=args.source_metric,
-            target_metric=args.target_metric,
-            labels=labels,
-            eps_range=(args.eps_min, args.eps_max),
-            n_trials=args.trials,
-            init=args.init.split(","),
-            sampler=args.sampler,
-            storage=storage,
-            study_name=args.study,
-            seed=args.seed,
-            max_iter=args.max_iter,
-            n_jobs=args.jobs,
-            refine=args.refine,
-            plans_dir=args.plans,
-            heartbeat=args.heartbeat,
-            id_column=args.id_column,
-            progress=not args.no_progress,
-            **kwargs,
-        )
+        with storage_errors(storage):
+            result = align(
+                source,
+                target,
+                metric=args.metric,
+                source_metric=args.source_metric,
+                target_metric=args.target_metric,
+                labels=labels,
+                eps_range=(args.eps_min, args.eps_max),
+                n_trials=args.trials,
+                init=args.init.split(","),
+                sampler=args.sampler,
+                storage=storage,
+                study_name=args.study,
+                seed=args.seed,
+                max_iter=args.max_iter,
+                n_jobs=args.jobs,
+                refine=args.refine,
+                plans_dir=args.plans,
+                heartbeat=args.heartbeat,
+                id_column=args.id_column,
+                progress=not args.no_progress,
+                **kwargs,
+            )
     except KeyboardInterrupt:
         if storage is not None:
             print(
-                f"interrupted; the study in {storage} resumes when this command is run again",
+                f"interrupted; the study in {shown(storage)} resumes when this command is run "
+                "again",
                 file=sys.stderr,
             )
         raise
+    provenance.record_cli(result, args.argv)
     if args.baseline > 0:
         result.baseline(args.baseline)
     summary = result.summary(permutations=args.permutations)
-    print(f"study {result.study_name}" + (f" in {storage}" if storage else " (in memory)"))
+    where = f" in {shown(storage)}" if storage else " (in memory)"
+    print(f"study {result.study_name}{where}")
     print_summary(summary)
     if args.report is not None:
         page = result.report(
-            args.report, names=(args.source, args.target), permutations=args.permutations
+            args.report,
+            names=(side_name(args.source), side_name(args.target)),
+            permutations=args.permutations,
         )
         print(f"report: {page}")
     return 0
@@ -215,22 +275,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source-metric", choices=METRICS)
     parser.add_argument("--target-metric", choices=METRICS)
     parser.add_argument("--labels", metavar="SPEC", help="cowen-keltner[@PATH] or FILE (id, label)")
-    parser.add_argument("--trials", type=int, default=100, metavar="N")
-    parser.add_argument("--inits", type=int, metavar="N", help="initial plans per trial (3)")
+    parser.add_argument("--trials", type=positive_int, default=100, metavar="N")
+    parser.add_argument(
+        "--inits", type=positive_int, metavar="N", help="initial plans per trial (3)"
+    )
     parser.add_argument(
         "--init",
         default="random",
         help="random, permutation, uniform, or a comma list cycled through",
     )
     parser.add_argument("--sampler", default="tpe", choices=("tpe", "grid", "random"))
-    parser.add_argument("--eps-min", type=float, default=1e-4)
-    parser.add_argument("--eps-max", type=float, default=1e-2)
+    parser.add_argument("--eps-min", type=positive_float, default=1e-4)
+    parser.add_argument("--eps-max", type=positive_float, default=1e-2)
     parser.add_argument("--storage", metavar="URL", help="SQLite path or database URL")
     parser.add_argument("--study", metavar="NAME", help="study name (default: digest of inputs)")
-    parser.add_argument("--plans", metavar="DIR", help="folder for the best plans (.npy)")
+    parser.add_argument(
+        "--plans", metavar="DIR", type=output_folder, help="folder for the best plans (.npy)"
+    )
     parser.add_argument(
         "--heartbeat",
-        type=int,
+        type=positive_int,
         default=10,
         metavar="S",
         help="seconds between trial heartbeats; a trial silent for 3×S is retried",
@@ -238,21 +302,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--subsample",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="align a seeded random subset of N videos (quick looks)",
     )
-    parser.add_argument("--max-iter", type=int, default=500)
-    parser.add_argument("--jobs", type=int, default=1, help="trials run at once in this process")
+    parser.add_argument("--max-iter", type=positive_int, default=500)
+    parser.add_argument(
+        "--jobs", type=positive_int, default=1, help="trials run at once in this process"
+    )
     parser.add_argument("--refine", action="store_true", help="refine the best plan at smaller ε")
     parser.add_argument(
         "--baseline",
-        type=int,
+        type=nonnegative_int,
         default=1,
         metavar="N",
         help="shuffled-ratings alignments to compare with (0: none)",
     )
-    parser.add_argument("--permutations", type=int, default=1000, help="Mantel permutations")
-    parser.add_argument("--report", metavar="DIR", help="write report.html, PNGs, metrics.json")
+    parser.add_argument(
+        "--permutations", type=nonnegative_int, default=1000, help="Mantel permutations"
+    )
+    parser.add_argument(
+        "--report", metavar="DIR", type=output_folder, help="write report.html, PNGs, metrics.json"
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)

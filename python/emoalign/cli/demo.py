@@ -7,11 +7,21 @@ import time
 
 import optuna
 
-from emoalign.cli.align import print_summary
+from emoalign.cli.align import check_eps_range, print_summary
+from emoalign.cli.errors import (
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+    user_errors,
+)
 
 
+@user_errors
 def run(args: argparse.Namespace) -> int:
-    from emoalign.alignment import align, synthetic_pair
+    from emoalign.alignment import align, provenance, synthetic_pair
+
+    check_eps_range(args)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pair = synthetic_pair(args.categories, args.per_category, seed=args.seed)
@@ -29,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
+    provenance.record_cli(result, args.argv)
     result.baseline(1)
     summary = result.summary(permutations=args.permutations)
     page = result.report(
@@ -54,15 +65,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "known correspondence, aligns it with an ε search, writes the report and prints the key "
         "numbers.",
     )
-    parser.add_argument("--out", default="emoalign-demo", help="report folder (emoalign-demo)")
-    parser.add_argument("--categories", type=int, default=6)
-    parser.add_argument("--per-category", type=int, default=12)
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--inits", type=int, default=2, help="random initial plans per trial")
+    parser.add_argument(
+        "--out", default="emoalign-demo", type=output_folder, help="report folder (emoalign-demo)"
+    )
+    parser.add_argument("--categories", type=positive_int, default=6)
+    parser.add_argument("--per-category", type=positive_int, default=12)
+    parser.add_argument("--trials", type=positive_int, default=12)
+    parser.add_argument(
+        "--inits", type=positive_int, default=2, help="random initial plans per trial"
+    )
     # The synthetic structure's useful ε lie in this range (costs are scaled to a maximum of 1).
-    parser.add_argument("--eps-min", type=float, default=1e-3)
-    parser.add_argument("--eps-max", type=float, default=1e-2)
-    parser.add_argument("--permutations", type=int, default=1000)
+    parser.add_argument("--eps-min", type=positive_float, default=1e-3)
+    parser.add_argument("--eps-max", type=positive_float, default=1e-2)
+    parser.add_argument("--permutations", type=nonnegative_int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)

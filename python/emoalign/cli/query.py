@@ -29,6 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from emoalign.cli.errors import output_file, user_errors
+
 if TYPE_CHECKING:
     from emoalign.query import QueryOptions, Usage
 
@@ -64,15 +66,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--rpm", type=float, help="requests per minute limit")
     parser.add_argument("--tpm", type=float, help="tokens per minute limit (estimated)")
     parser.add_argument("--repeats", type=int, default=1, help="independent samples per video")
-    parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument(
+        "--temperature",
+        type=_temperature,
+        default="auto",
+        help="a number in [0, 2]; 'omit' leaves it out of the request (the model's default); "
+        "'auto' (default) sends 0, or leaves it out for models that reject it (o-series, gpt-5, "
+        "Gemini 3)",
+    )
+    parser.add_argument("--max-tokens", type=int, default=1024, help="output-token limit")
+    parser.add_argument(
+        "--max-tokens-cap",
+        type=int,
+        help="a reply cut by the limit is asked again with twice the limit, up to this "
+        "(default: 8 x --max-tokens)",
+    )
+    parser.add_argument(
+        "--thinking-budget",
+        type=int,
+        help="Gemini thinking tokens (counted in the output limit): 0 off, -1 dynamic",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP attempt")
     parser.add_argument("--retries", type=int, default=6, help="retries of transient failures")
     parser.add_argument("--reasks", type=int, default=2, help="re-asks after an invalid reply")
     parser.add_argument("--cache", type=Path, help="SQLite cache file")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--out", required=True, type=Path, help="FILE.parquet (GROUPS.json)")
+    parser.add_argument("--out", required=True, type=output_file, help="FILE.parquet (GROUPS.json)")
     parser.add_argument(
         "--synonyms", action="store_true", help="group synonyms of --gt and --pred words instead"
     )
@@ -81,35 +101,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+@user_errors
 def run(args: argparse.Namespace) -> int:
     # Imported here so that 'emoalign --help' does not load aiohttp, PyAV and polars.
     from emoalign.query import QueryOptions, Usage
 
     usage = Usage()
-    try:
-        options = QueryOptions(
-            concurrency=args.concurrency,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            repeats=args.repeats,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            timeout=args.timeout,
-            retries=args.retries,
-            reasks=args.reasks,
-            progress=False if args.no_progress else None,
-        )
-        cache = False if args.no_cache else args.cache
-        status = (
-            _synonyms(args, options, cache, usage)
-            if args.synonyms
-            else _videos(args, options, cache, usage)
-        )
-    except (ValueError, TypeError) as exc:
-        print(f"emoalign query: error: {exc}", file=sys.stderr)
-        return 2
+    options = QueryOptions(
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        repeats=args.repeats,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        max_tokens_cap=args.max_tokens_cap,
+        thinking_budget=args.thinking_budget,
+        timeout=args.timeout,
+        retries=args.retries,
+        reasks=args.reasks,
+        progress=False if args.no_progress else None,
+    )
+    cache = False if args.no_cache else args.cache
+    status = (
+        _synonyms(args, options, cache, usage)
+        if args.synonyms
+        else _videos(args, options, cache, usage)
+    )
     print(usage.summary(), file=sys.stderr)
     return status
+
+
+def _temperature(text: str) -> float | str | None:
+    """argparse type of --temperature: 'auto', 'omit' (None), or a number."""
+    if text in ("auto", "omit"):
+        return None if text == "omit" else text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 2], 'auto' or 'omit', got {text!r}"
+        ) from None
 
 
 def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, usage: Usage) -> int:
@@ -121,6 +152,8 @@ def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, us
         raise ValueError("--gt and --pred belong to --synonyms")
     if args.out.suffix.lower() != ".parquet":
         raise ValueError(f"--out must be a .parquet file, got {str(args.out)!r}")
+    if args.template is not None and not args.template.is_file():
+        raise FileNotFoundError(f"--template {args.template}: no such file; give a text file")
     template = args.template.read_text(encoding="utf-8") if args.template else None
     df = query(
         args.videos,

@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
+from emoalign.cli.errors import output_file, user_errors
 from emoalign.metrics import (
-    align,
     classification_report,
     dimensional_scores,
     load_categories,
@@ -28,12 +27,13 @@ from emoalign.metrics import (
     load_values,
     mer2023_score,
     openset_scores,
+    pair_ids,
     plot_confusion_matrix,
     weighted_f1,
     wheel_scores,
 )
 from emoalign.metrics._listparse import LIST_SYNTAXES
-from emoalign.metrics.loaders import Alignment
+from emoalign.metrics.loaders import IdPairing
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     classify.add_argument(
         "--labels", help="comma-separated class order for the confusion matrix (default: sorted)"
     )
-    classify.add_argument("--plot", type=Path, help="save the confusion matrix plot here (.png)")
+    classify.add_argument(
+        "--plot", type=output_file, help="save the confusion matrix plot here (.png)"
+    )
 
     dims = kinds.add_parser("dimensions", help="dimensional and sentiment-intensity metrics")
     _add_common(dims)
@@ -104,24 +106,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gt", type=Path, required=True, help="ground-truth labels (CSV/Parquet)")
     parser.add_argument("--pred", type=Path, required=True, help="predictions (CSV/Parquet)")
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--json", type=output_file, help="also write the results to this JSON file")
     parser.add_argument(
         "--strict",
         action="store_true",
         help="fail if the files cover different samples (default: score the shared ones and "
         "report the rest)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, error_prefix=parser.prog)
 
 
+@user_errors
 def run(args: argparse.Namespace) -> int:
     """Run one ``score`` sub-command; bad input is reported on stderr with exit code 2."""
     handlers = {"openset": _openset, "classify": _classify, "dimensions": _dimensions}
-    try:
-        results = handlers[args.score_kind](args)
-    except (ValueError, TypeError) as exc:
-        print(f"emoalign score {args.score_kind}: error: {exc}", file=sys.stderr)
-        return 2
+    results = handlers[args.score_kind](args)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(_jsonable(results), indent=2) + "\n", encoding="utf-8")
@@ -130,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _openset(args: argparse.Namespace) -> dict[str, Any]:
-    gt = load_openset_csv(args.gt, list_syntax=args.list_syntax)
-    pred = load_openset_csv(args.pred, list_syntax=args.list_syntax)
+    gt = load_openset_csv(args.gt, list_syntax=args.list_syntax, argument="--gt")
+    pred = load_openset_csv(args.pred, list_syntax=args.list_syntax, argument="--pred")
     kwargs: dict[str, Any] = {"strict": args.strict, "list_syntax": args.list_syntax}
     results: dict[str, Any] = {
         "openset": openset_scores(gt, pred, synonyms=args.synonyms, **kwargs)
@@ -153,7 +152,7 @@ def _openset(args: argparse.Namespace) -> dict[str, Any]:
             for level, sc in levels.items():
                 wrows.append((f"{name} {level} p/r/f1 (n)", _prf(sc)))
         _print_table("MER2025/26 emotion-wheel scores", wrows)
-    _print_alignment(align(gt, pred, strict=False))
+    _print_pairing(pair_ids(gt, pred, strict=False))
     return results
 
 
@@ -162,13 +161,16 @@ def _prf(sc: dict[str, Any]) -> str:
 
 
 def _classify(args: argparse.Namespace) -> dict[str, Any]:
-    gt = load_categories(args.gt, id_column=args.id_column, label_column=args.label_column)
+    gt = load_categories(
+        args.gt, id_column=args.id_column, label_column=args.label_column, argument="--gt"
+    )
     pred = load_categories(
         args.pred,
         id_column=args.id_column,
         label_column=args.pred_label_column or args.label_column,
+        argument="--pred",
     )
-    pairs = align(gt, pred, strict=args.strict)
+    pairs = pair_ids(gt, pred, strict=args.strict)
     if not pairs.ids:
         raise ValueError("the two files share no sample id")
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
@@ -183,15 +185,17 @@ def _classify(args: argparse.Namespace) -> dict[str, Any]:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot_confusion_matrix(report["confusion_matrix"], report["labels"], path=args.plot)
         print(f"wrote {args.plot}")
-    _print_alignment(pairs)
+    _print_pairing(pairs)
     return {"classification": report, **pairs.summary()}
 
 
 def _dimensions(args: argparse.Namespace) -> dict[str, Any]:
     column = args.pred_value_column or args.value_column
-    gt = load_values(args.gt, id_column=args.id_column, value_column=args.value_column)
-    pred = load_values(args.pred, id_column=args.id_column, value_column=column)
-    pairs = align(gt, pred, strict=args.strict)
+    gt = load_values(
+        args.gt, id_column=args.id_column, value_column=args.value_column, argument="--gt"
+    )
+    pred = load_values(args.pred, id_column=args.id_column, value_column=column, argument="--pred")
+    pairs = pair_ids(gt, pred, strict=args.strict)
     if not pairs.ids:
         raise ValueError("the two files share no sample id")
     scores: dict[str, Any] = dimensional_scores(
@@ -199,15 +203,15 @@ def _dimensions(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.emotion_column:
         kw = {"id_column": args.id_column, "label_column": args.emotion_column}
-        gt_emo = load_categories(args.gt, **kw)
-        pred_emo = load_categories(args.pred, **kw)
+        gt_emo = load_categories(args.gt, **kw, argument="--gt")
+        pred_emo = load_categories(args.pred, **kw, argument="--pred")
         # The combined score needs both parts on the same samples.
         scores["waf"] = weighted_f1(
             [gt_emo[i] for i in pairs.ids], [pred_emo[i] for i in pairs.ids]
         )
         scores["mer2023_score"] = mer2023_score(scores["waf"], scores["mse"])
     _print_table(f"dimensional scores ({args.value_column})", list(scores.items()))
-    _print_alignment(pairs)
+    _print_pairing(pairs)
     return {"dimensions": scores, **pairs.summary()}
 
 
@@ -221,7 +225,7 @@ def _print_table(title: str, rows: list[tuple[str, Any]]) -> None:
     print()
 
 
-def _print_alignment(pairs: Alignment) -> None:
+def _print_pairing(pairs: IdPairing) -> None:
     for label, ids in (
         ("only in ground truth (not scored)", pairs.only_ground_truth),
         ("only in predictions (not scored)", pairs.only_predictions),

@@ -32,7 +32,25 @@ N_FREE_RESPONSE = 600
 
 @dataclass(frozen=True)
 class CowenKeltner:
-    """The three rating blocks, each a polars DataFrame of ``video_id`` + one column per name."""
+    """The Cowen & Keltner (2017) ratings of 2185 videos, as returned by ``load_cowen_keltner``.
+
+    Attributes
+    ----------
+    categories : polars.DataFrame
+        ``video_id`` and 34 columns: the share of raters who chose each emotion category.
+    dimensions : polars.DataFrame
+        ``video_id`` and 14 columns: mean ratings (1-9) of affective dimensions such as valence
+        and arousal.
+    free_response : polars.DataFrame
+        ``video_id`` and 600 columns: the share of raters who used each free-response term.
+    path : pathlib.Path
+        The CSV the data was read from.
+
+    References
+    ----------
+    Cowen, A. S. and Keltner, D. (2017). Self-report captures 27 distinct categories of emotion
+    bridged by continuous gradients. *PNAS* 114(38), E7900–E7909.
+    """
 
     categories: pl.DataFrame
     dimensions: pl.DataFrame
@@ -41,18 +59,22 @@ class CowenKeltner:
 
     @property
     def ids(self) -> list[str]:
+        """The video ids (file stems such as ``"0001"``), in row order."""
         return self.categories.get_column("video_id").to_list()
 
     @property
     def category_names(self) -> list[str]:
+        """The 34 category names, in column order."""
         return self.categories.columns[1:]
 
     @property
     def dimension_names(self) -> list[str]:
+        """The 14 dimension names, in column order."""
         return self.dimensions.columns[1:]
 
     @property
     def free_response_terms(self) -> list[str]:
+        """The 600 free-response terms, in column order."""
         return self.free_response.columns[1:]
 
     @property
@@ -62,10 +84,40 @@ class CowenKeltner:
         return names[self.array("categories").argmax(axis=1)].astype(str)
 
     def array(self, block: str) -> np.ndarray:
-        """One block as a float64 array (videos × names), rows in ``ids`` order."""
+        """One block as a float64 array.
+
+        Parameters
+        ----------
+        block : {"categories", "dimensions", "free_response"}
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (2185, k)
+            Videos × names, rows in ``ids`` order, ready for ``emoalign.rdm``.
+
+        Raises
+        ------
+        ValueError
+            If ``block`` is not one of the three names.
+        """
         return self.block(block).drop("video_id").to_numpy().astype(np.float64, copy=False)
 
     def block(self, block: str) -> pl.DataFrame:
+        """One block as a polars DataFrame (``video_id`` + one column per name).
+
+        Parameters
+        ----------
+        block : {"categories", "dimensions", "free_response"}
+
+        Returns
+        -------
+        polars.DataFrame
+
+        Raises
+        ------
+        ValueError
+            If ``block`` is not one of the three names.
+        """
         if block not in ("categories", "dimensions", "free_response"):
             raise ValueError(
                 f"unknown block {block!r}; choose categories, dimensions or free_response"
@@ -99,11 +151,35 @@ def default_cache_dir() -> Path:
 def download_cowen_keltner(
     cache_dir: str | os.PathLike[str] | None = None, *, url: str = CK_URL
 ) -> Path:
-    """Downloads the public CSV into ``cache_dir`` (checked against its sha256) and returns it.
+    """Download the public Cowen & Keltner CSV, checked against its sha256.
 
     A file already there with the right checksum is reused. The download goes to a temporary
     file that replaces the target only once its checksum matches, so a failed or tampered
     download never leaves a file that looks valid.
+
+    Parameters
+    ----------
+    cache_dir : str or os.PathLike, optional
+        Target folder; default ``$XDG_CACHE_HOME/emoalign/datasets`` (``~/.cache``).
+    url : str, default ``CK_URL``
+        Where to download from (a commit-pinned public mirror).
+
+    Returns
+    -------
+    pathlib.Path
+        The verified CSV.
+
+    Raises
+    ------
+    ValueError
+        If the downloaded file's checksum is not ``CK_SHA256``.
+    urllib.error.URLError
+        If the download fails.
+
+    References
+    ----------
+    Cowen, A. S. and Keltner, D. (2017). Self-report captures 27 distinct categories of emotion
+    bridged by continuous gradients. *PNAS* 114(38), E7900–E7909.
     """
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = folder / CK_FILENAME
@@ -143,11 +219,46 @@ def load_cowen_keltner(
     cache_dir: str | os.PathLike[str] | None = None,
     verify: bool = True,
 ) -> CowenKeltner:
-    """Reads the Cowen & Keltner (2017) CSV.
+    """Read the Cowen & Keltner (2017) ratings: 2185 videos × 34 categories, 14 dimensions and
+    600 free-response terms.
 
-    ``path`` is the CSV or its folder. Without it, ``download=True`` fetches the public file
-    (checksum-verified) into ``cache_dir`` (default ``~/.cache/emoalign/datasets``), reusing an
-    earlier download. ``verify`` checks a given file against the published sha256.
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The CSV (``CowenKeltnerEmotionalVideos.csv``) or its folder.
+    download : bool, default False
+        Without ``path``, fetch the public file (checksum-verified) into ``cache_dir``,
+        reusing an earlier download.
+    cache_dir : str or os.PathLike, optional
+        Where downloads go; default ``~/.cache/emoalign/datasets``.
+    verify : bool, default True
+        Check a given file against the published sha256 (``CK_SHA256``).
+
+    Returns
+    -------
+    CowenKeltner
+        The three blocks keyed by ``video_id`` (the file stems, e.g. ``"0001"``, as the query
+        layer names videos).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` holds no CSV.
+    ValueError
+        If neither ``path`` nor ``download`` is given, the checksum differs (pass
+        ``verify=False`` for a modified copy), or the file does not have the published columns.
+
+    References
+    ----------
+    Cowen, A. S. and Keltner, D. (2017). Self-report captures 27 distinct categories of emotion
+    bridged by continuous gradients. *PNAS* 114(38), E7900–E7909.
+
+    Examples
+    --------
+    >>> from emoalign.datasets import load_cowen_keltner
+    >>> ck = load_cowen_keltner("../shared/data/cowen_keltner_2017")  # doctest: +SKIP
+    >>> ck.array("categories").shape  # doctest: +SKIP
+    (2185, 34)
     """
     if path is None:
         if not download:

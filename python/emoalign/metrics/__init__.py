@@ -27,25 +27,24 @@ from emoalign.metrics.dimensional import (
     pearson,
 )
 from emoalign.metrics.loaders import (
-    Alignment,
-    align,
+    IdPairing,
     load_categories,
     load_openset_csv,
     load_synonym_groups,
     load_values,
+    pair_ids,
 )
 from emoalign.metrics.openset import OpenSetScores, openset_scores
 from emoalign.metrics.wheel import EmotionWheel, load_wheel, wheel_scores
 
 __all__ = [
-    "Alignment",
     "EmotionWheel",
+    "IdPairing",
     "ListSyntax",
     "OpenSetScores",
     "acc2",
     "acc7",
     "accuracy",
-    "align",
     "ccc",
     "classification_report",
     "confusion_matrix",
@@ -61,6 +60,7 @@ __all__ = [
     "mer2023_score",
     "mse",
     "openset_scores",
+    "pair_ids",
     "parse_list_string",
     "pearson",
     "per_class_scores",

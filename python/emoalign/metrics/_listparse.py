@@ -15,13 +15,28 @@ _QUOTES = re.compile("['\"]")
 def parse_list_string(text: str | None, *, where: str, syntax: ListSyntax = "python") -> list[str]:
     """Parse one cell holding a list of words, e.g. ``"['happy', \\"don't know\\"]"``.
 
-    ``syntax="python"`` reads the cell as a Python/JSON list literal of strings, so quotes inside
-    words survive. ``syntax="mer2024"`` reproduces MERTools' MER2024 ``string_to_list``: take the
-    text between the first ``[`` and the next ``]`` and split it on every quote character. That
-    splits ``"don't believe"`` into ``'don'`` and ``'t believe'``; the published MER2024 synonym
-    groups were made from such fragments, so only this mode reproduces the published OV-MERD score.
+    Parameters
+    ----------
+    text : str or None
+        The cell. An empty or missing cell is an empty list.
+    where : str
+        Where the cell is (file and row), for error messages.
+    syntax : {"python", "mer2024"}, default "python"
+        ``"python"`` reads the cell as a Python/JSON list literal of strings, so quotes inside
+        words survive. ``"mer2024"`` reproduces MERTools' MER2024 ``string_to_list``: take the
+        text between the first ``[`` and the next ``]`` and split it on every quote character.
+        That splits ``"don't believe"`` into ``'don'`` and ``'t believe'``; the published
+        MER2024 synonym groups were made from such fragments, so only this mode reproduces the
+        published OV-MERD score.
 
-    An empty or missing cell is an empty list. ``where`` (file and row) goes into error messages.
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        If ``syntax`` is unknown or the cell is not a list of strings in that syntax.
     """
     if text is None or not text.strip():
         return []

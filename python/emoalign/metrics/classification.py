@@ -14,6 +14,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,10 +36,34 @@ def confusion_matrix(
     *,
     labels: Sequence[Label] | None = None,
 ) -> tuple[np.ndarray, list[Label]]:
-    """Counts ``C[i, j]`` of samples of true class ``labels[i]`` predicted as ``labels[j]``.
+    """The confusion matrix: counts of samples of each true class predicted as each class.
 
-    ``labels`` defaults to the sorted union of the classes seen on both sides. Labels outside an
-    explicit ``labels`` list are an error, since silently dropping them would inflate scores.
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+    labels : sequence of hashable, optional
+        The classes, in the order of the matrix's rows and columns. Defaults to the sorted
+        union of the classes seen on both sides. Classes outside an explicit list are an error,
+        since silently dropping them would inflate scores.
+
+    Returns
+    -------
+    matrix : numpy.ndarray of int, shape (k, k)
+        ``matrix[i, j]`` counts samples of true class ``labels[i]`` predicted as ``labels[j]``.
+    labels : list
+        The k classes, in matrix order.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a sequence of labels, or labels of mixed types cannot be sorted
+        (pass ``labels=``).
+    ValueError
+        If ``y_true`` is empty, the two differ in length, ``labels`` has duplicates, or a class
+        in the data is missing from ``labels``.
     """
     t = _as_labels(y_true, "y_true")
     p = _as_labels(y_pred, "y_pred")
@@ -73,8 +98,25 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class from a confusion matrix."""
+def per_class_scores(matrix: ArrayLike) -> dict[str, np.ndarray]:
+    r"""Precision, recall, F1 and support per class from a confusion matrix.
+
+    With $TP_c = M_{cc}$, support $s_c = \sum_j M_{cj}$ and predicted count
+    $\hat s_c = \sum_i M_{ic}$: precision $TP_c / \hat s_c$, recall $TP_c / s_c$ and
+    $F1_c = 2\,TP_c / (s_c + \hat s_c)$, each 0 where its denominator is 0 (scikit-learn's
+    ``zero_division=0``).
+
+    Parameters
+    ----------
+    matrix : array_like of int, shape (k, k)
+        Rows true classes, columns predicted ones, as from ``confusion_matrix``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``precision``, ``recall``, ``f1`` and ``support``, each of shape (k,).
+    """
+    matrix = np.asarray(matrix)
     tp = np.diag(matrix).astype(np.float64)
     support = matrix.sum(axis=1).astype(np.float64)
     predicted = matrix.sum(axis=0).astype(np.float64)
@@ -86,7 +128,29 @@ def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def accuracy(y_true: Sequence[Label] | np.ndarray, y_pred: Sequence[Label] | np.ndarray) -> float:
-    """Share of samples whose predicted class is the true class."""
+    """Accuracy: the share of samples whose predicted class is the true class.
+
+    MER2023 reports it for discrete emotions (scikit-learn's ``accuracy_score``).
+
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a sequence of labels, or labels of mixed types cannot be sorted.
+    ValueError
+        If ``y_true`` is empty, or the two differ in length.
+    """
     matrix, _ = confusion_matrix(y_true, y_pred)
     return float(np.trace(matrix) / matrix.sum())
 
@@ -94,25 +158,116 @@ def accuracy(y_true: Sequence[Label] | np.ndarray, y_pred: Sequence[Label] | np.
 def weighted_f1(
     y_true: Sequence[Label] | np.ndarray, y_pred: Sequence[Label] | np.ndarray
 ) -> float:
-    """WAF: per-class F1 weighted by true-class support (MER2023's ``emo_fscore``)."""
+    r"""WAF: per-class F1 weighted by true-class support (MER2023's ``emo_fscore``).
+
+    $\mathrm{WAF} = \sum_c s_c F1_c / \sum_c s_c$, with $s_c$ the number of samples of true
+    class c; scikit-learn's ``f1_score(average="weighted")``.
+
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a sequence of labels, or labels of mixed types cannot be sorted.
+    ValueError
+        If ``y_true`` is empty, or the two differ in length.
+
+    References
+    ----------
+    Lian, Z. et al. (2023). MER 2023: multi-label learning, modality robustness, and
+    semi-supervised learning. *ACM Multimedia*. (MERTools, ``MER2023/main-release.py``.)
+    """
     scores = per_class_scores(confusion_matrix(y_true, y_pred)[0])
     return float(np.dot(scores["f1"], scores["support"]) / scores["support"].sum())
 
 
 def macro_f1(y_true: Sequence[Label] | np.ndarray, y_pred: Sequence[Label] | np.ndarray) -> float:
-    """Unweighted mean F1 over every class seen in either the ground truth or the predictions."""
+    """Macro F1: the unweighted mean F1 over every class seen on either side.
+
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+
+    Returns
+    -------
+    float
+        In [0, 1]; a class only ever predicted counts with F1 0.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a sequence of labels, or labels of mixed types cannot be sorted.
+    ValueError
+        If ``y_true`` is empty, or the two differ in length.
+    """
     return float(per_class_scores(confusion_matrix(y_true, y_pred)[0])["f1"].mean())
 
 
 def uar(y_true: Sequence[Label] | np.ndarray, y_pred: Sequence[Label] | np.ndarray) -> float:
-    """Unweighted average recall over the classes present in ``y_true`` (balanced accuracy)."""
+    """UAR: the unweighted mean recall over the classes present in ``y_true``.
+
+    Scikit-learn's ``balanced_accuracy_score``; the usual headline metric of speech and
+    multimodal emotion recognition on unbalanced classes.
+
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a sequence of labels, or labels of mixed types cannot be sorted.
+    ValueError
+        If ``y_true`` is empty, or the two differ in length.
+    """
     scores = per_class_scores(confusion_matrix(y_true, y_pred)[0])
     present = scores["support"] > 0
     return float(scores["recall"][present].mean())
 
 
 def war(y_true: Sequence[Label] | np.ndarray, y_pred: Sequence[Label] | np.ndarray) -> float:
-    """Weighted average recall: per-class recall weighted by support, which equals accuracy."""
+    """WAR: per-class recall weighted by support, which equals accuracy.
+
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a sequence of labels, or labels of mixed types cannot be sorted.
+    ValueError
+        If ``y_true`` is empty, or the two differ in length.
+    """
     return accuracy(y_true, y_pred)
 
 
@@ -124,10 +279,32 @@ def classification_report(
 ) -> dict[str, Any]:
     """All closed-set metrics at once, from one confusion matrix.
 
-    Returns ``accuracy``, ``waf``, ``macro_f1``, ``uar``, ``war``, ``n``, ``labels``,
-    ``confusion_matrix`` (rows true, columns predicted, as nested lists) and ``per_class``
-    (label -> precision, recall, f1, support). Classes in an explicit ``labels`` list that never
-    occur count in ``macro_f1`` with F1 0 but not in UAR, whose recall would be undefined.
+    Parameters
+    ----------
+    y_true : sequence of hashable, shape (n,)
+        True class of each sample (strings, ints, ...); a 1-D numpy array is accepted.
+    y_pred : sequence of hashable, shape (n,)
+        Predicted class of each sample, aligned with ``y_true``.
+    labels : sequence of hashable, optional
+        The classes (see ``confusion_matrix``). Classes in an explicit list that never occur
+        count in ``macro_f1`` with F1 0 but not in UAR, whose recall would be undefined.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``waf``, ``macro_f1``, ``uar``, ``war``, ``n``, ``labels``,
+        ``confusion_matrix`` (rows true, columns predicted, as nested lists) and ``per_class``
+        (label -> ``precision``, ``recall``, ``f1``, ``support``); JSON-serialisable.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As ``confusion_matrix``.
+
+    References
+    ----------
+    Lian, Z. et al. (2023). MER 2023: multi-label learning, modality robustness, and
+    semi-supervised learning. *ACM Multimedia*. (MERTools, ``MER2023/main-release.py``.)
     """
     matrix, classes = confusion_matrix(y_true, y_pred, labels=labels)
     scores = per_class_scores(matrix)
@@ -156,18 +333,41 @@ def classification_report(
 
 
 def plot_confusion_matrix(
-    matrix: np.ndarray | Sequence[Sequence[int]],
+    matrix: ArrayLike,
     labels: Sequence[Label],
     *,
     normalize: bool = True,
     title: str | None = None,
     path: str | PathLike[str] | None = None,
 ) -> Figure:
-    """Draw a confusion matrix (rows true, columns predicted) and optionally save it to ``path``.
+    """Draw a confusion matrix (rows true, columns predicted), optionally saving it.
 
-    With ``normalize`` each row is divided by its support, so cells read as recall; counts are
-    printed in the cells either way. The figure is drawn with the Agg canvas directly, which
-    needs no display and leaves the caller's pyplot backend alone.
+    The figure is drawn on the Agg canvas directly, which needs no display and leaves the
+    caller's pyplot backend alone.
+
+    Parameters
+    ----------
+    matrix : array_like of int, shape (k, k)
+        Counts, rows true classes, columns predicted ones.
+    labels : sequence of hashable
+        The k class names, in matrix order.
+    normalize : bool, default True
+        Colour each row divided by its support, so that cells read as recall (colour bar
+        "recall", 0 to 1); otherwise colour the counts. The counts are printed in the cells
+        either way.
+    title : str, optional
+        Axes title.
+    path : str or os.PathLike, optional
+        Where to save the figure (150 dpi; the format follows the suffix).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``matrix`` is not k × k for the k ``labels``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -1,7 +1,7 @@
 """Load label files (OV-MERD CSV, generic CSV/Parquet) into ``{sample id: label}`` mappings.
 
 Every loader rejects duplicated ids (listing them), because a second row for the same sample
-would silently replace the first. ``align`` pairs two mappings and reports the ids found on one
+would silently replace the first. ``pair_ids`` pairs two mappings and reports the ids found on one
 side only instead of dropping them silently.
 """
 
@@ -76,20 +76,45 @@ def load_openset_csv(
     id_column: str = "name",
     label_column: str = "openset",
     list_syntax: ListSyntax = "python",
+    argument: str = "path",
 ) -> dict[str, list[str]]:
-    """Load an OV-MERD style file: one row per sample, ``openset`` like ``"['happy', 'relaxed']"``.
+    """Load an OV-MERD style file of open-vocabulary labels, one row per sample.
 
-    Works for CSV and Parquet; in Parquet the label column may also be a list-of-strings column.
-    Empty cells are empty lists. See :func:`parse_list_string` for ``list_syntax``.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV, TSV or Parquet file. The label cells hold list strings such as
+        ``"['happy', 'relaxed']"``; in Parquet the column may also be a list of strings.
+        Empty cells are empty lists.
+    id_column : str, default "name"
+        The sample id column (read as text, so "0001" keeps its zeros).
+    label_column : str, default "openset"
+        The column of word lists.
+    list_syntax : {"python", "mer2024"}, default "python"
+        How list strings are parsed (see ``parse_list_string``).
+    argument : str, default "path"
+        How errors name the file (the command line passes its option, e.g. ``--gt``).
+
+    Returns
+    -------
+    dict of str to list of str
+        Sample id -> words, in file order.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, is not .csv/.tsv/.parquet, lacks a column, or has empty or
+        duplicated ids (the message names the file, column and rows).
+        Also if a list string cannot be parsed or the column has another type.
     """
-    frame = _read_table(path, [id_column, label_column], argument="path")
+    frame = _read_table(path, [id_column, label_column], argument=argument)
     ids = frame.get_column(id_column).cast(pl.String).to_list()
     labels = frame.get_column(label_column)
     if labels.dtype == pl.List(pl.String):
         return {i: list(v or []) for i, v in zip(ids, labels.to_list(), strict=True)}
     if labels.dtype != pl.String:
         raise ValueError(
-            f"path: column {label_column!r} of {str(path)!r} has type {labels.dtype}; "
+            f"{argument}: column {label_column!r} of {str(path)!r} has type {labels.dtype}; "
             "expected list strings like \"['happy', 'relaxed']\" or a list of strings"
         )
     # Row numbers count the CSV header as row 1, so they match what an editor shows.
@@ -99,31 +124,83 @@ def load_openset_csv(
     }
 
 
-def load_categories(path: PathArg, *, id_column: str, label_column: str) -> dict[str, str]:
-    """Load closed-set labels (one category per sample) from a CSV or Parquet file."""
-    frame = _read_table(path, [id_column, label_column], argument="path")
+def load_categories(
+    path: PathArg, *, id_column: str, label_column: str, argument: str = "path"
+) -> dict[str, str]:
+    """Load closed-set labels (one category per sample) from a CSV, TSV or Parquet file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    id_column : str
+        The sample id column.
+    label_column : str
+        The category column.
+    argument : str, default "path"
+        How errors name the file (the command line passes its option, e.g. ``--gt``).
+
+    Returns
+    -------
+    dict of str to str
+        Sample id -> category.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, is not .csv/.tsv/.parquet, lacks a column, or has empty or
+        duplicated ids (the message names the file, column and rows).
+        Also if a label is empty.
+    """
+    frame = _read_table(path, [id_column, label_column], argument=argument)
     labels = frame.get_column(label_column)
     if labels.null_count():
         rows = [i + 2 for i in labels.is_null().arg_true().to_list()]
         raise ValueError(
-            f"path: {str(path)!r} has empty labels in column {label_column!r}, rows "
+            f"{argument}: {str(path)!r} has empty labels in column {label_column!r}, rows "
             f"{rows[:_SHOW_IDS]}; every sample needs a category"
         )
     ids = frame.get_column(id_column).cast(pl.String).to_list()
     return dict(zip(ids, labels.cast(pl.String).to_list(), strict=True))
 
 
-def load_values(path: PathArg, *, id_column: str, value_column: str) -> dict[str, float]:
-    """Load one numeric rating per sample (e.g. valence) from a CSV or Parquet file."""
-    frame = _read_table(path, [id_column, value_column], argument="path")
+def load_values(
+    path: PathArg, *, id_column: str, value_column: str, argument: str = "path"
+) -> dict[str, float]:
+    """Load one numeric rating per sample (e.g. valence) from a CSV, TSV or Parquet file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    id_column : str
+        The sample id column.
+    value_column : str
+        The numeric column.
+    argument : str, default "path"
+        How errors name the file (the command line passes its option, e.g. ``--gt``).
+
+    Returns
+    -------
+    dict of str to float
+        Sample id -> value.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, is not .csv/.tsv/.parquet, lacks a column, or has empty or
+        duplicated ids (the message names the file, column and rows).
+        Also if a value is missing, NaN or not a number.
+    """
+    frame = _read_table(path, [id_column, value_column], argument=argument)
     raw = frame.get_column(value_column)
     values = raw.cast(pl.Float64, strict=False)
     bad = (values.is_null() | values.is_nan()).arg_true().to_list()
     if bad:
         shown = [(r + 2, raw[r]) for r in bad[:_SHOW_IDS]]
         raise ValueError(
-            f"path: {str(path)!r} column {value_column!r} has missing or non-numeric values at "
-            f"(row, value) {shown}{' …' if len(bad) > _SHOW_IDS else ''}"
+            f"{argument}: {str(path)!r} column {value_column!r} has missing or non-numeric "
+            f"values at (row, value) {shown}{' …' if len(bad) > _SHOW_IDS else ''}"
         )
     ids = frame.get_column(id_column).cast(pl.String).to_list()
     return dict(zip(ids, values.to_list(), strict=True))
@@ -132,11 +209,29 @@ def load_values(path: PathArg, *, id_column: str, value_column: str) -> dict[str
 def load_synonym_groups(
     path: PathArg, *, list_syntax: ListSyntax = "python"
 ) -> dict[str, list[list[str]]]:
-    """Load MER2024-style synonym groups: ``{sample: [[word, synonym, …], …]}``.
+    """Load MER2024-style synonym groups: ``{sample: [[word, synonym, ...], ...]}``.
 
-    ``path`` is either a JSON file of that shape (as produced by ``emoalign.query``) or a folder
-    of MERTools per-sample ``<sample>.npy`` files, each holding the LLM's answer as a string like
-    ``"[['joyful', 'happy'], ['worried']]"`` (the unzipped ``MER2024/ov_store/openset-synonym``).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A JSON file of that shape (as ``emoalign.query.group_synonyms`` writes it), or a folder
+        of MERTools per-sample ``<sample>.npy`` files, each holding the LLM's answer as a
+        string like ``"[['joyful', 'happy'], ['worried']]"`` (the unzipped
+        ``MER2024/ov_store/openset-synonym``).
+    list_syntax : {"python", "mer2024"}, default "python"
+        How the ``.npy`` strings are parsed (see ``parse_list_string``).
+
+    Returns
+    -------
+    dict of str to list of list of str
+
+    Raises
+    ------
+    ValueError
+        If the path does not exist, the folder has no ``.npy`` file, a file does not hold one
+        string, or the JSON is invalid or of another shape.
+    TypeError
+        If a sample's groups are not lists of words.
     """
     p = Path(path)
     if p.is_dir():
@@ -163,7 +258,25 @@ def load_synonym_groups(
 
 
 def check_synonym_groups(data: Any, *, where: str = "synonyms") -> dict[str, list[list[str]]]:
-    """Validate the ``{sample: [[word, …], …]}`` shape and return it as plain dicts and lists."""
+    """Validate synonym groups of shape ``{sample: [[word, ...], ...]}``.
+
+    Parameters
+    ----------
+    data : mapping
+        The groups, e.g. decoded JSON.
+    where : str, default "synonyms"
+        Where they came from, for error messages.
+
+    Returns
+    -------
+    dict of str to list of list of str
+        The same groups as plain dicts and lists.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a mapping of sample id to lists of word lists.
+    """
     if not isinstance(data, Mapping):
         raise TypeError(
             f"{where}: expected a mapping of sample -> list of word groups, "
@@ -183,8 +296,18 @@ def check_synonym_groups(data: Any, *, where: str = "synonyms") -> dict[str, lis
 
 
 @dataclass(frozen=True)
-class Alignment:
-    """Sample ids scored on both sides, and those present on one side only."""
+class IdPairing:
+    """Sample ids present on both sides (scored), and those present on one side only.
+
+    Attributes
+    ----------
+    ids : list of str
+        Ids on both sides, sorted.
+    only_ground_truth : list of str
+        Ids with a ground truth but no prediction, sorted.
+    only_predictions : list of str
+        Ids with a prediction but no ground truth, sorted.
+    """
 
     ids: list[str]
     only_ground_truth: list[str]
@@ -200,13 +323,29 @@ class Alignment:
         }
 
 
-def align(
+def pair_ids(
     ground_truth: Mapping[str, Any], predictions: Mapping[str, Any], *, strict: bool
-) -> Alignment:
-    """Pair the ids of two mappings (scored ids in sorted order, so input order cannot matter).
+) -> IdPairing:
+    """Pair the sample ids of ground truth and predictions before scoring.
 
-    With ``strict`` an id on one side only is an error; otherwise such ids are left out and
-    reported in :class:`Alignment`.
+    Parameters
+    ----------
+    ground_truth, predictions : mapping
+        Keyed by sample id.
+    strict : bool
+        Raise if an id is on one side only; otherwise such ids are left out of ``ids`` and
+        reported in the ``IdPairing``.
+
+    Returns
+    -------
+    IdPairing
+        The shared ids in sorted order (so the input order cannot change a score), and the
+        one-sided ones.
+
+    Raises
+    ------
+    ValueError
+        With ``strict``, if the sides cover different samples (the message lists them).
     """
     gt_ids, pred_ids = set(ground_truth), set(predictions)
     only_gt = sorted(gt_ids - pred_ids)
@@ -223,4 +362,4 @@ def align(
             + ". Pass strict=False to score the shared ids and report the rest"
             + " (give a sample with no answer an empty prediction to count it as a miss)."
         )
-    return Alignment(sorted(gt_ids & pred_ids), only_gt, only_pred)
+    return IdPairing(sorted(gt_ids & pred_ids), only_gt, only_pred)

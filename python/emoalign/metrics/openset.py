@@ -27,10 +27,10 @@ from typing import TypedDict
 from emoalign.metrics._listparse import LIST_SYNTAXES, ListSyntax, parse_list_string
 from emoalign.metrics.loaders import (
     PathArg,
-    align,
     check_synonym_groups,
     load_openset_csv,
     load_synonym_groups,
+    pair_ids,
 )
 
 OpenSetLabels = Mapping[str, Sequence[str] | str] | PathArg
@@ -128,23 +128,71 @@ def openset_scores(
     strict: bool = False,
     list_syntax: ListSyntax = "python",
 ) -> OpenSetScores:
-    """MER2024 open-vocabulary set precision/recall of ``predictions`` against ``ground_truth``.
+    r"""MER2024 open-vocabulary scoring: set precision and recall after synonym grouping.
 
-    Args:
-        ground_truth, predictions: a path to a CSV/Parquet file with columns ``name`` and
-            ``openset`` (e.g. ``"['happy', 'relaxed']"``), or a mapping sample -> list of words.
-        synonyms: per-sample synonym groups ``{sample: [[word, synonym, …], …]}`` (each word maps
-            to its group's first word), or a path to a JSON file / ``.npy`` folder of them (see
-            :func:`~emoalign.metrics.load_synonym_groups`). ``None`` compares words as written.
-            Scored samples without groups are listed in ``without_synonyms``.
-        strict: raise if the two sides cover different samples, instead of scoring the shared
-            ones and listing the others in ``only_ground_truth`` / ``only_predictions``.
-        list_syntax: ``"python"`` or ``"mer2024"``; see the module docstring.
+    For each sample with ground-truth words $G$ and predicted words $P$ (lowercased, stripped,
+    each mapped to the first word of its synonym group for that sample):
 
-    Returns:
+    $$\mathrm{precision} = \frac{|G \cap P|}{|P|}, \qquad
+      \mathrm{recall} = \frac{|G \cap P|}{|G|},$$
+
+    0 and 0 for an empty prediction. Both are averaged over the samples, and MER2024's score
+    is their mean. Samples with an empty ground truth are skipped (MERTools would divide by
+    zero).
+
+    Parameters
+    ----------
+    ground_truth, predictions : mapping or path
+        A path to a CSV/Parquet file with columns ``name`` and ``openset`` (e.g.
+        ``"['happy', 'relaxed']"``), or a mapping of sample id to a list of words (or to such a
+        list string).
+    synonyms : mapping or path, optional
+        Per-sample synonym groups ``{sample: [[word, synonym, ...], ...]}`` (each word maps to
+        its group's first word), as ``emoalign.query.group_synonyms`` returns them, or a path
+        to a JSON file or MERTools ``.npy`` folder of them (see ``load_synonym_groups``).
+        ``None`` compares words as written. Scored samples without groups are listed in
+        ``without_synonyms``.
+    strict : bool, default False
+        Raise if the two sides cover different samples, instead of scoring the shared ones and
+        listing the others in ``only_ground_truth`` / ``only_predictions``.
+    list_syntax : {"python", "mer2024"}, default "python"
+        How list strings are parsed: as Python literals, or split on quote characters as
+        MERTools does (which cuts ``"don't believe"`` in two, and reproduces the published
+        OV-MERD figures).
+
+    Returns
+    -------
+    OpenSetScores
         ``precision`` and ``recall`` (averaged over samples), ``mean`` (their mean: MER2024's
-        score), ``f1`` (F of the averaged precision and recall), ``n`` (samples scored), and the
-        counts and ids of samples skipped for an empty ground truth or a missing counterpart.
+        score), ``f1`` (F of the averaged precision and recall), ``n`` (samples scored), and
+        the counts and ids of samples skipped for an empty ground truth or a missing
+        counterpart.
+
+    Raises
+    ------
+    TypeError
+        If labels or groups have the wrong shape (the message shows the expected one).
+    ValueError
+        If a file is missing or malformed (the message names the file and row),
+        ``list_syntax`` is unknown, ``strict`` is set and the ids differ, or no sample is left
+        to score.
+
+    References
+    ----------
+    Lian, Z. et al. (2024). MER 2024: semi-supervised learning, noise robustness, and
+    open-vocabulary multimodal emotion recognition. *MRAC '24 (ACM Multimedia workshop)*.
+    MERTools ``MER2024/main-ov.py``.
+
+    Lian, Z. et al. (2024). AffectGPT: dataset and framework for explainable multimodal
+    emotion recognition (OV-MERD). arXiv:2407.07653.
+
+    Examples
+    --------
+    >>> from emoalign.metrics import openset_scores
+    >>> s = openset_scores({"a": ["happy", "calm"]}, {"a": ["joyful"]},
+    ...                    synonyms={"a": [["happy", "joyful"], ["calm"]]})
+    >>> s["precision"], s["recall"], s["mean"]
+    (1.0, 0.5, 0.75)
     """
     gt = coerce_openset_labels(ground_truth, argument="ground_truth", list_syntax=list_syntax)
     pred = coerce_openset_labels(predictions, argument="predictions", list_syntax=list_syntax)
@@ -154,7 +202,7 @@ def openset_scores(
         groups = load_synonym_groups(synonyms, list_syntax=list_syntax)
     else:
         groups = check_synonym_groups(synonyms)
-    pairs = align(gt, pred, strict=strict)
+    pairs = pair_ids(gt, pred, strict=strict)
 
     precisions: list[float] = []
     recalls: list[float] = []

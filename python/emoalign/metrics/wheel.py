@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from emoalign.metrics._listparse import ListSyntax
-from emoalign.metrics.loaders import PathArg, align
+from emoalign.metrics.loaders import PathArg, pair_ids
 from emoalign.metrics.openset import (
     OpenSetLabels,
     coerce_openset_labels,
@@ -38,7 +38,17 @@ LEVELS: tuple[str, str] = ("level1", "level2")
 
 @dataclass(frozen=True)
 class EmotionWheel:
-    """The word normalisation and wheel mapping of ``emotion_wheel.json``."""
+    """The word normalisation and wheel mapping of ``emotion_wheel.json`` (see ``load_wheel``).
+
+    Attributes
+    ----------
+    surface_to_base : mapping of str to list of str
+        Surface word -> its base forms.
+    base_to_wheel_words : mapping of str to list of str
+        Base form -> the wheel words it stands for.
+    wheels : mapping
+        Wheel name -> level (``level1``, ``level2``) -> wheel word -> cluster.
+    """
 
     surface_to_base: Mapping[str, list[str]]
     base_to_wheel_words: Mapping[str, list[str]]
@@ -69,7 +79,28 @@ class EmotionWheel:
 
 
 def load_wheel(path: PathArg, *, sha256: str | None = None) -> EmotionWheel:
-    """Load and validate ``emotion_wheel.json``; with ``sha256``, check the file's digest first."""
+    """Load and validate an emotion-wheel file (MER2025/MER2026 ``emotion_wheel.json``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON file, with keys ``surface_to_base`` (word -> base forms),
+        ``base_to_wheel_words`` (base form -> wheel words) and ``wheels`` (wheel name ->
+        ``level1``/``level2`` maps of word -> cluster).
+    sha256 : str, optional
+        Expected hex digest of the file, checked before parsing, to pin the exact wheel a
+        score was computed with.
+
+    Returns
+    -------
+    EmotionWheel
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, its digest differs from ``sha256``, it is not JSON, or its
+        structure is not the one above (the message names the offending key).
+    """
     p = Path(path)
     if not p.is_file():
         raise ValueError(
@@ -89,7 +120,24 @@ def load_wheel(path: PathArg, *, sha256: str | None = None) -> EmotionWheel:
 
 
 def wheel_from_dict(data: Any, *, where: str = "wheel") -> EmotionWheel:
-    """Build an :class:`EmotionWheel` from the decoded JSON, checking its structure."""
+    """Build an ``EmotionWheel`` from decoded JSON, checking its structure.
+
+    Parameters
+    ----------
+    data : mapping
+        The decoded content of an ``emotion_wheel.json`` (see ``load_wheel``).
+    where : str, default "wheel"
+        Where the data came from, for error messages.
+
+    Returns
+    -------
+    EmotionWheel
+
+    Raises
+    ------
+    ValueError
+        If a key is missing or maps to the wrong kind of value.
+    """
     keys = ("surface_to_base", "base_to_wheel_words", "wheels")
     if not isinstance(data, Mapping) or any(k not in data for k in keys):
         raise ValueError(f"{where}: expected a JSON object with keys {keys}")
@@ -151,17 +199,44 @@ def wheel_scores(
 ) -> dict[str, Any]:
     """Emotion-wheel precision, recall and F of open-vocabulary predictions (MER2025/MER2026).
 
-    Args:
-        ground_truth, predictions: as for :func:`~emoalign.metrics.openset_scores`.
-        wheel: an :class:`EmotionWheel` from :func:`load_wheel`, or the path of
-            ``emotion_wheel.json``.
-        strict, list_syntax: as for :func:`~emoalign.metrics.openset_scores`.
+    Each word is normalised (lowercased, stripped), mapped to its base forms and from them to
+    the words of each wheel, then to that wheel's cluster at ``level1`` (coarse) or ``level2``
+    (fine). Per wheel and level, set precision and recall over the clusters are computed per
+    sample as in ``openset_scores`` and averaged; the reported figures average the wheels.
 
-    Returns:
-        ``{'level1': {'precision', 'recall', 'f1'}, 'level2': {...}, 'per_wheel': {wheel: {level:
-        {'precision', 'recall', 'f1', 'n'}}}}`` plus the counts and ids of samples present on one
-        side only. MER2025/MER2026 rank by ``level1['f1']``. ``n`` is per wheel because samples
-        whose ground truth maps nowhere on a wheel are skipped for that wheel only.
+    Parameters
+    ----------
+    ground_truth, predictions : mapping or path
+        As for ``openset_scores``: a CSV/Parquet file with columns ``name`` and ``openset``,
+        or a mapping of sample id to a list of words.
+    wheel : EmotionWheel or path
+        An ``EmotionWheel`` from ``load_wheel``, or the path of ``emotion_wheel.json``.
+    strict : bool, default False
+        Raise if the two sides cover different samples (see ``openset_scores``).
+    list_syntax : {"python", "mer2024"}, default "python"
+        How list strings are parsed (see ``openset_scores``).
+
+    Returns
+    -------
+    dict
+        ``{"level1": {"precision", "recall", "f1"}, "level2": {...}, "per_wheel": {wheel:
+        {level: {"precision", "recall", "f1", "n"}}}}`` plus the counts and ids of samples
+        present on one side only. MER2025/MER2026 rank by ``level1["f1"]``. ``n`` is per wheel:
+        samples whose ground truth maps nowhere on a wheel are skipped for that wheel only, and
+        a wheel with no usable sample scores 0 (as MERTools).
+
+    Raises
+    ------
+    TypeError
+        If ``wheel`` is neither an ``EmotionWheel`` nor a path, or labels have the wrong shape.
+    ValueError
+        If a file is missing or malformed, or ``strict`` is set and the ids differ.
+
+    References
+    ----------
+    Lian, Z. et al. (2025). AffectGPT: a new dataset, model, and benchmark for emotion
+    understanding with multimodal large language models. *ICML 2025* (the emotion wheels of
+    MER2025). MERTools, MER2025/MER2026 ``main-ov`` scoring.
     """
     if not isinstance(wheel, EmotionWheel):
         if not isinstance(wheel, str | PathLike):
@@ -172,7 +247,7 @@ def wheel_scores(
         wheel = load_wheel(wheel)
     gt = coerce_openset_labels(ground_truth, argument="ground_truth", list_syntax=list_syntax)
     pred = coerce_openset_labels(predictions, argument="predictions", list_syntax=list_syntax)
-    pairs = align(gt, pred, strict=strict)
+    pairs = pair_ids(gt, pred, strict=strict)
     gt_norm = {s: normalise_words(gt[s]) for s in pairs.ids}
     pred_norm = {s: normalise_words(pred[s]) for s in pairs.ids}
 

@@ -1,10 +1,10 @@
 """Persistent cache of paid replies and of video sampling plans, in SQLite (WAL mode).
 
-Replies are committed as they arrive, a few per transaction (see :mod:`.replies`), and nothing
+Replies are committed as they arrive, a few per transaction (see ``replies``), and nothing
 uses a reply before its commit: a run killed at any point (Ctrl-C, crash, ``kill -9``) keeps every
 reply it relied on. WAL with ``synchronous=NORMAL`` survives a process crash; only an
 operating-system crash can lose the last transactions.
-Replies are keyed by :func:`emoalign.query.request.cache_key`; API keys are never stored.
+Replies are keyed by ``emoalign.query.request.cache_key``; API keys are never stored.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS replies (
     reply_id TEXT,
     tokens_in INTEGER NOT NULL,
     tokens_out INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    truncated INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS plans (
     key TEXT PRIMARY KEY,
@@ -58,6 +59,16 @@ class Cache:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(replies)")}
+        if "truncated" not in columns:
+            # Caches written before cut replies were told apart: none of their replies is marked.
+            try:
+                self._db.execute(
+                    "ALTER TABLE replies ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0"
+                )
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it just now
+                    raise
 
     def get_reply(self, key: str) -> Reply | None:
         return self.get_replies([key]).get(key)
@@ -68,21 +79,28 @@ class Cache:
         for start in range(0, len(keys), _KEYS_PER_SELECT):
             chunk = keys[start : start + _KEYS_PER_SELECT]
             rows = self._db.execute(
-                "SELECT key, text, reply_id, tokens_in, tokens_out FROM replies WHERE key IN "
-                f"({','.join('?' * len(chunk))})",
+                "SELECT key, text, reply_id, tokens_in, tokens_out, truncated, created "
+                f"FROM replies WHERE key IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            for key, *reply in rows:
-                found[key] = Reply(*reply)
+            for key, text, reply_id, tokens_in, tokens_out, truncated, created in rows:
+                found[key] = Reply(text, reply_id, tokens_in, tokens_out, bool(truncated), created)
         return found
 
     def put_replies(self, replies: Sequence[tuple[str, Reply]]) -> None:
         """Store ``(key, reply)`` pairs in one transaction: all of them, or none on error."""
         now = time.time()
-        rows = [(k, r.text, r.reply_id, r.tokens_in, r.tokens_out, now) for k, r in replies]
+        rows = [
+            (k, r.text, r.reply_id, r.tokens_in, r.tokens_out, r.received or now, int(r.truncated))
+            for k, r in replies
+        ]
         self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
         try:
-            self._db.executemany("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO replies (key, text, reply_id, tokens_in, tokens_out, "
+                "created, truncated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:

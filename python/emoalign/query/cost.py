@@ -1,12 +1,13 @@
 """Token usage and estimated cost of a run.
 
 Prices are list prices in US dollars per million tokens (input, output) as published by the
-providers in 2025; they change, so pass ``prices=`` to :class:`Usage` for exact accounting. A
+providers in 2025; they change, so pass ``prices=`` to ``Usage`` for exact accounting. A
 model missing from the table is counted in tokens with no cost estimate.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -50,11 +51,20 @@ class Usage:
     invalid: int = 0
     errors: int = 0
     cost_usd: float | None = 0.0
+    first_reply: float | None = None  # Unix time of the earliest reply used (paid or cached)
+    last_reply: float | None = None
     _price_memo: dict[str, tuple[float, float] | None] = field(
         default_factory=dict, repr=False, compare=False
     )
 
+    def _dated(self, reply: Reply) -> None:
+        # A reply without a recorded time has just arrived.
+        when = reply.received if reply.received is not None else time.time()
+        self.first_reply = when if self.first_reply is None else min(self.first_reply, when)
+        self.last_reply = when if self.last_reply is None else max(self.last_reply, when)
+
     def add_paid(self, model: str, reply: Reply) -> None:
+        self._dated(reply)
         self.paid_replies += 1
         self.tokens_in += reply.tokens_in
         self.tokens_out += reply.tokens_out
@@ -67,6 +77,7 @@ class Usage:
             self.cost_usd += (reply.tokens_in * price[0] + reply.tokens_out * price[1]) / 1e6
 
     def add_cached(self, reply: Reply) -> None:
+        self._dated(reply)
         self.cached_replies += 1
         self.cached_tokens_in += reply.tokens_in
         self.cached_tokens_out += reply.tokens_out

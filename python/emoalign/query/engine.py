@@ -1,14 +1,20 @@
 """The request engine: bounded concurrency, rate limits, retries, cache, validation re-asks.
 
-``Engine.ask`` turns one :class:`Request` into an :class:`Outcome`. Each HTTP reply is committed
-to the cache before it is validated or shared (see :mod:`.replies`), so a re-ask chain
+``Engine.ask`` turns one ``Request`` into an ``Outcome``. Each HTTP reply is committed
+to the cache before it is validated or shared (see ``replies``), so a re-ask chain
 interrupted midway resumes from its last paid reply and a replay re-validates cached text without
 any network call.
 
 Transport failures (timeouts, resets, 429/5xx, malformed bodies) are retried by tenacity with
-exponential backoff and jitter, or after the server's ``retry-after-ms`` / ``Retry-After``. They
-are not cached: a later run tries again. Replies that fail validation are paid for, so they are
-cached and re-asked a bounded number of times, then recorded with their raw text.
+exponential backoff and jitter, or after the delay the server states: ``retry-after-ms`` /
+``Retry-After`` headers, else a delay in the error body (Gemini's ``RetryInfo.retryDelay``,
+OpenAI's "try again in 1.5s"). They are not cached: a later run tries again. Replies that fail
+validation are paid for, so they are cached and re-asked a bounded number of times, then
+recorded with their raw text.
+
+A reply cut by the output-token limit (thinking models spend that budget on thoughts too) is not
+an invalid answer: it is asked again, unchanged, with twice the limit, up to ``max_tokens_cap``,
+and is recorded as an error naming the limit if it is still cut there.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, replace
+from typing import Generic, Literal, TypeVar
 
 import aiohttp
 import orjson
@@ -34,6 +40,7 @@ from tenacity import (
 from emoalign.query.bodies import Bodies
 from emoalign.query.cache import Cache
 from emoalign.query.cost import Usage
+from emoalign.query.delays import body_retry_delay
 from emoalign.query.providers.base import ProtocolError, Provider, Reply
 from emoalign.query.replies import ReplyStore
 from emoalign.query.request import Request, Text, cache_key
@@ -56,8 +63,13 @@ class QueryOptions:
     rpm: float | None = None  # requests per minute
     tpm: float | None = None  # tokens per minute (estimated before sending)
     repeats: int = 1
-    temperature: float = 0.0
+    # "auto": 0 where the model accepts it, else left out (reasoning models, Gemini 3); None: left
+    # out; a number: sent as given.
+    temperature: float | Literal["auto"] | None = "auto"
     max_tokens: int = 1024
+    # A reply cut by max_tokens is asked again with twice the limit, up to this (None: 8 x).
+    max_tokens_cap: int | None = None
+    thinking_budget: int | None = None  # Gemini thinking tokens (0: off, -1: dynamic)
     timeout: float = 120.0  # seconds per HTTP attempt
     retries: int = 6  # extra attempts after a transient failure
     reasks: int = 2  # extra attempts after a reply that fails validation
@@ -76,11 +88,33 @@ class QueryOptions:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be in [0, 2], got {self.temperature!r}")
+        if self.temperature not in ("auto", None) and not (
+            isinstance(self.temperature, (int, float))
+            and not isinstance(self.temperature, bool)
+            and 0.0 <= self.temperature <= 2.0
+        ):
+            raise ValueError(
+                f"temperature must be a number in [0, 2], 'auto' or None (leave it out), "
+                f"got {self.temperature!r}"
+            )
+        if self.max_tokens_cap is not None:
+            _check_int("max_tokens_cap", self.max_tokens_cap, self.max_tokens)
+        if self.thinking_budget is not None:
+            _check_int("thinking_budget", self.thinking_budget, -1)
         for name in ("timeout", "backoff_initial", "backoff_max", "retry_after_cap"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+
+    @property
+    def token_cap(self) -> int:
+        """The largest output-token limit a cut reply is re-asked with."""
+        return self.max_tokens_cap if self.max_tokens_cap is not None else 8 * self.max_tokens
+
+    def for_provider(self, provider: Provider) -> QueryOptions:
+        """These options with ``temperature="auto"`` decided for the provider's model."""
+        if self.temperature != "auto":
+            return self
+        return replace(self, temperature=provider.default_temperature())
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -96,6 +130,14 @@ class TransientError(Exception):
 
 class RequestFailed(Exception):
     """A request the server rejected for good (4xx other than 408/409/425/429)."""
+
+
+def output_limit_error(request: Request, cap: int) -> str:
+    return (
+        f"output limit: the reply was cut at max_tokens={request.max_tokens} (finish_reason "
+        f"'length' / MAX_TOKENS), the cap for re-asks (max_tokens_cap={cap}); raise "
+        "max_tokens_cap, or lower the model's thinking (thinking_budget for Gemini)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +190,7 @@ class Engine:
         self, provider: Provider, cache: Cache | None, options: QueryOptions, usage: Usage
     ) -> None:
         self.provider = provider
-        self.options = options
+        self.options = options.for_provider(provider)
         self.usage = usage
         self._identity = provider.identity()
         self._url = provider.url()
@@ -186,15 +228,43 @@ class Engine:
         parse: Callable[[str], T],
         images: ImageLoader | None = None,
     ) -> Outcome[T]:
-        """Send (or replay) ``request`` until ``parse`` accepts the reply or re-asks run out."""
+        """Send (or replay) ``request`` until ``parse`` accepts the reply or re-asks run out.
+
+        The request is sent with this engine's temperature and thinking budget.
+        """
+        options = self.options
+        request = request.with_settings(
+            temperature=options.temperature,  # type: ignore[arg-type]  # decided in __init__
+            max_tokens=request.max_tokens,
+            thinking_budget=options.thinking_budget,
+        )
         reason = ""
         reply: Reply | None = None
-        for _ in range(self.options.reasks + 1):
+        attempts = 0
+        while attempts <= options.reasks:
             try:
                 reply = await self._reply(self.key(request), request, images)
             except (TransientError, RequestFailed) as exc:
                 self.usage.errors += 1
                 return Outcome("error", error=self.provider.redact(str(exc)))
+            if reply.truncated:
+                # Not the model's fault: the same question again with room to finish.
+                larger = min(2 * request.max_tokens, options.token_cap)
+                if larger <= request.max_tokens:
+                    self.usage.errors += 1
+                    return Outcome(
+                        "error",
+                        raw=self.provider.redact(reply.text),
+                        reply_id=reply.reply_id,
+                        error=output_limit_error(request, options.token_cap),
+                    )
+                request = request.with_settings(
+                    temperature=request.temperature,
+                    max_tokens=larger,
+                    thinking_budget=request.thinking_budget,
+                )
+                continue
+            attempts += 1
             try:
                 value = parse(reply.text)
             except InvalidReply as exc:
@@ -204,7 +274,6 @@ class Engine:
             return Outcome("ok", value=value, raw=reply.text, reply_id=reply.reply_id)
         self.usage.invalid += 1
         assert reply is not None  # the loop ran at least once
-        attempts = self.options.reasks + 1
         return Outcome(
             "invalid",
             raw=self.provider.redact(reply.text),
@@ -307,6 +376,8 @@ class Engine:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = retry_after_seconds(resp.headers)
+                if retry_after is None and status != 200:
+                    retry_after = body_retry_delay(raw)
         except (TimeoutError, aiohttp.ClientError) as exc:
             kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise TransientError(self.provider.redact(f"{kind}: {exc}")) from None
@@ -317,8 +388,9 @@ class Engine:
                 raise TransientError(message, retry_after)
             raise RequestFailed(message)
         try:
-            return self.provider.parse(orjson.loads(raw))
+            reply = self.provider.parse(orjson.loads(raw))
         except (ValueError, ProtocolError) as exc:
             raise TransientError(
                 f"malformed response body: {self.provider.redact(str(exc))}"
             ) from None
+        return reply

@@ -20,17 +20,20 @@ raw        str      the model's raw reply text for ``invalid`` (null otherwise)
 
 Every (video_id, window, repeat) unit has either its ``ok`` rows or exactly one failure row
 (item and value null). A video that cannot be decoded gets one ``video_error`` row per repeat,
-at window 0.
+at window 0. A file written by ``query`` carries its provenance (provider, model, prompts,
+settings, dates of the replies) in its metadata: see :mod:`emoalign.query.provenance`.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 SCHEMA: dict[str, pl.DataType] = {
     "video_id": pl.String(),
@@ -129,14 +132,42 @@ def empty_frame() -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMA)
 
 
-def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
+def write_parquet(
+    df: pl.DataFrame,
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a table to Parquet atomically.
+
+    The table goes to a temporary file in the same folder, which then replaces the target: a
+    crash leaves either the old file or the new one, never half of one.
+
+    Parameters
+    ----------
+    df : polars.DataFrame
+        The table.
+    path : str or os.PathLike
+        Target file; missing parent folders are created.
+    metadata : mapping of str to str, optional
+        Key-value metadata for the file (the provenance record of ``emoalign.query.provenance``).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        df.write_parquet(tmp)
+        if metadata:
+            # pyarrow: polars writes key-value metadata only in recent releases.
+            table = df.to_arrow()
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            df.write_parquet(tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -145,17 +176,48 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 
 def failures(df: pl.DataFrame) -> pl.DataFrame:
-    """The failure rows of a long-form table."""
+    """The failure rows of a long-form table (``status`` other than ``ok``).
+
+    Parameters
+    ----------
+    df : polars.DataFrame
+        As returned by ``emoalign.query``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per failed (video, window, repeat) unit, with ``status`` and ``error``.
+    """
     return df.filter(pl.col("status") != "ok")
 
 
 def to_wide(df: pl.DataFrame, *, task: str | None = None, agg: str = "mean") -> pl.DataFrame:
-    """Videos × items: ``video_id`` then one float column per item, in first-seen item order.
+    """Pivot a long-form query table to videos × items, ready for ``emoalign.rdm``.
 
-    Ratings and dimensions are aggregated over repeats and windows with ``agg``. For openset and
-    classify each cell is the share of a video's successful (window, repeat) units that named the
-    word or chose the label (0.0 when never), so ``agg`` must stay ``mean`` there. Failure rows
-    are left out; a video whose units all failed is absent.
+    Parameters
+    ----------
+    df : polars.DataFrame
+        As returned by ``emoalign.query``.
+    task : str, optional
+        The task to pivot; required when ``df`` holds several.
+    agg : {"mean", "median", "min", "max"}, default "mean"
+        How ratings and dimensions are aggregated over repeats and windows. For ``openset``
+        and ``classify`` each cell is the share of a video's successful (window, repeat) units
+        that named the word or chose the label (0.0 when never), so ``agg`` must stay "mean".
+
+    Returns
+    -------
+    polars.DataFrame
+        ``video_id``, then one float column per item in first-seen order. Failure rows are
+        left out; a video whose units all failed is absent.
+
+    Raises
+    ------
+    TypeError
+        If ``df`` is not a polars DataFrame.
+    ValueError
+        If ``df`` lacks the long-form columns, ``agg`` or ``task`` is invalid, or ``task`` is
+        needed and not given.
     """
     if not isinstance(df, pl.DataFrame):
         raise TypeError(

@@ -7,7 +7,7 @@ request cost ~15 µs and a hand-over of the GIL each.
 A transaction per reply cost ~90 µs of the event loop's time, most of it the commit. The replies
 that arrive in one turn (about eight at a time in the requests/s benchmark) now share one
 transaction, committed at the start of the next turn: no timer, so a lone request waits for
-nothing. The guarantee stays the one a commit per reply gave: :meth:`ReplyStore.put` returns
+nothing. The guarantee stays the one a commit per reply gave: ``ReplyStore.put`` returns
 only after the reply is committed, and lookups see committed replies only, so nothing counts a
 reply as done, or builds on it, before it would survive ``kill -9``. A kill before the commit
 loses replies nobody has used yet; the next run asks for them again, as it would had the kill
@@ -23,7 +23,7 @@ from emoalign.query.providers.base import Reply
 
 
 class ReplyStore:
-    """Batches :meth:`Cache.get_replies` and :meth:`Cache.put_replies` for one event loop."""
+    """Batches ``Cache.get_replies`` and ``Cache.put_replies`` for one event loop."""
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache

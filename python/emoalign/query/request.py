@@ -38,10 +38,11 @@ class Request:
     turns: tuple[Turn, ...]
     schema: dict[str, Any]
     schema_name: str
-    temperature: float
+    temperature: float | None  # None: the key is left out and the model uses its default
     max_tokens: int
     # Part of the key only: it makes repeated samples of the same prompt distinct cache entries.
     repeat: int = 0
+    thinking_budget: int | None = None  # Gemini's thinkingConfig.thinkingBudget; None: unset
     _content: tuple[str, str] | None = field(default=None, compare=False, repr=False)
     _fingerprint: str | None = field(default=None, compare=False, repr=False)
 
@@ -53,7 +54,7 @@ class Request:
         """Canonical JSON of what decides the answer apart from ``repeat``, and of the schema.
 
         Requests that differ only in ``repeat`` have equal content: they send the same body.
-        Computed once and shared by the copies :meth:`for_repeat` makes.
+        Computed once and shared by the copies ``for_repeat`` makes.
         """
         if self._content is None:
             turns = [
@@ -66,7 +67,10 @@ class Request:
                 ]
                 for t in self.turns
             ]
-            doc = [turns, self.schema_name, self.temperature, self.max_tokens]
+            doc: list[Any] = [turns, self.schema_name, self.temperature, self.max_tokens]
+            if self.thinking_budget is not None:
+                # Only when set, so that the keys of requests without one stay as they were.
+                doc.append({"thinking_budget": self.thinking_budget})
             text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
             object.__setattr__(self, "_content", (text, canonical_schema(self.schema)))
         return self._content  # type: ignore[return-value]
@@ -85,6 +89,25 @@ class Request:
         """The same prompt as sample ``repeat``, sharing the content computed once for all."""
         self.content()
         return replace(self, repeat=repeat, _fingerprint=None)
+
+    def with_settings(
+        self, *, temperature: float | None, max_tokens: int, thinking_budget: int | None
+    ) -> Request:
+        """The same conversation sent with other sampling settings (itself if they are equal)."""
+        if (temperature, max_tokens, thinking_budget) == (
+            self.temperature,
+            self.max_tokens,
+            self.thinking_budget,
+        ):
+            return self
+        return replace(
+            self,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            thinking_budget=thinking_budget,
+            _content=None,
+            _fingerprint=None,
+        )
 
     def with_correction(self, raw_reply: str, reason: str) -> Request:
         """The conversation extended by the invalid reply and a request to fix it."""

@@ -22,6 +22,7 @@ from emoalign.query.cache import Cache, default_cache_path
 from emoalign.query.cost import Usage
 from emoalign.query.engine import Engine, ImageLoader, QueryOptions
 from emoalign.query.output import Rows, write_parquet
+from emoalign.query.provenance import provenance_metadata, query_provenance
 from emoalign.query.providers import Provider, make_provider
 from emoalign.query.request import Request
 from emoalign.query.tasks import Task, make_task
@@ -252,13 +253,66 @@ async def aquery(
     out: PathLike | None = None,
     usage: Usage | None = None,
 ) -> pl.DataFrame:
-    """Ask ``model`` about every video; return the long-form table (see :mod:`.output`).
+    """Ask a multimodal model about every video; return the long-form table (asynchronous).
 
-    ``videos`` is a file, a directory (searched recursively), a list of those, or a mapping of
-    video id to path. ``task`` is a task name or a :class:`Task`; ``emotions`` (``ck34``, a file
-    with one name per line, or a list) replaces the items rated or the labels offered. ``cache``
-    is a SQLite path (default: :func:`default_cache_path`), an open :class:`Cache`, or ``False``.
-    ``out`` also writes the table to Parquet. Pass a :class:`Usage` to read tokens and cost.
+    Frames are sampled from each video (``sampling``), sent with the task's prompt and JSON
+    schema to an OpenAI-compatible Chat Completions server or Gemini, and each reply is
+    validated against the schema. Requests run concurrently under rate limits and retry
+    transient failures (honouring ``Retry-After``); every reply is cached in SQLite as soon as
+    it arrives, so a re-run or a resumed run never pays twice.
+
+    Parameters
+    ----------
+    videos : path, sequence of paths, or mapping of str to path
+        A video file, a directory (searched recursively), a list of those, or a mapping of
+        video id to path. Ids default to file stems.
+    provider : {"openai", "gemini"} or Provider
+        The API, or a configured provider instance.
+    model : str, optional
+        Model name as the server knows it (required with a provider name).
+    task : {"ratings", "dimensions", "openset", "classify"} or Task, default "ratings"
+        Ratings of each emotion, affective dimensions, open-vocabulary emotion words, or one
+        label from a closed set.
+    emotions : str, path or sequence of str, optional
+        The items rated or the labels offered: ``"ck34"`` (Cowen & Keltner's 34 categories,
+        the default), a file with one name per line, or a list. Not for ``openset``.
+    scale : (float, float), optional
+        The rating scale's bounds, for ``ratings`` and ``dimensions``.
+    template : str, optional
+        A prompt template replacing the task's default.
+    base_url : str, optional
+        The server, e.g. ``http://127.0.0.1:8000/v1`` for a local vLLM server.
+    api_key_env : str, optional
+        Name of the environment variable holding the API key (default ``OPENAI_API_KEY``;
+        ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``). Keys are read only from the environment
+        and never reach the cache, logs or reports.
+    sampling : Sampling, optional
+        Frames per video (or per window), longest side in pixels, JPEG quality, window length.
+    options : QueryOptions, optional
+        Concurrency, rate limits, retries, timeouts, repeats, temperature, progress bar.
+    cache : path, Cache or False, optional
+        A SQLite path (default ``$EMOALIGN_CACHE`` or ``~/.cache/emoalign/query.sqlite``), an
+        open ``Cache``, or ``False`` for none.
+    out : path, optional
+        Also write the table to this Parquet file (atomically).
+    usage : Usage, optional
+        Filled with tokens, requests, retries and cost as the run goes.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per (video, window, repeat, item) with columns ``video_id``, ``model``,
+        ``task``, ``item``, ``value``, ``repeat``, ``reply_id``, ``window``, ``status``,
+        ``error``, ``raw``. Every unit has its ``ok`` rows or exactly one failure row
+        (``invalid``, ``error`` or ``video_error``); see ``failures`` and ``to_wide``.
+
+    Raises
+    ------
+    TypeError
+        If ``videos``, ``task`` or ``cache`` is of the wrong type.
+    ValueError
+        If no video is found, the task, provider or a setting is invalid, or ``emotions``,
+        ``scale`` or ``template`` is given alongside a ``Task``.
     """
     if isinstance(task, Task):
         if emotions is not None or scale is not None or template is not None:
@@ -277,7 +331,8 @@ async def aquery(
         raise TypeError(f"task must be a task name or a Task, not {type(task).__name__}")
     prov = make_provider(provider, model, base_url=base_url, api_key_env=api_key_env)
     sampling = sampling if sampling is not None else Sampling()
-    options = options if options is not None else QueryOptions()
+    # "auto" settings decided once, so that requests are built with what is sent.
+    options = (options if options is not None else QueryOptions()).for_provider(prov)
     usage = usage if usage is not None else Usage()
     paths = resolve_videos(videos)
     show = options.progress if options.progress is not None else sys.stderr.isatty()
@@ -291,7 +346,8 @@ async def aquery(
             store.close()
     df = rows.frame()
     if out is not None:
-        write_parquet(df, out)
+        record = query_provenance(prov, task_obj, sampling, options, usage)
+        write_parquet(df, out, provenance_metadata(record))
     log.info("%s %s on %d videos: %s", prov.model, task_obj.name, len(paths), usage.summary())
     return df
 
@@ -313,7 +369,23 @@ def query(
     out: PathLike | None = None,
     usage: Usage | None = None,
 ) -> pl.DataFrame:
-    """Synchronous :func:`aquery` (same arguments); not callable from inside an event loop."""
+    """Ask a multimodal model about every video; return the long-form table.
+
+    The synchronous form of ``aquery``, with the same parameters and result; it is also what
+    calling the package does: ``emoalign.query(videos, provider=..., model=...)``.
+
+    Raises
+    ------
+    RuntimeError
+        If called from inside a running event loop (use ``await aquery(...)`` there).
+
+    Examples
+    --------
+    >>> import emoalign
+    >>> df = emoalign.query("videos/", provider="openai", model="gpt-4o",
+    ...                     task="ratings")  # doctest: +SKIP
+    >>> ratings = emoalign.query.to_wide(df)  # videos × 34 emotions  # doctest: +SKIP
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -3,7 +3,7 @@
 MER2024 (MERTools, ``main-ov.py``) takes, for each sample, the lower-cased union of the ground
 truth words and the predicted words, asks GPT at temperature 0 to group the words that share a
 meaning, and then maps every word of a group to the group's first word before computing set
-precision and recall. :func:`group_synonyms` does the same through the query layer's providers,
+precision and recall. ``group_synonyms`` does the same through the query layer's providers,
 with schema-constrained JSON instead of a free-text Python list, local validation (only input
 words, each at most once; unmentioned words become groups of their own, which is what MER's
 mapping does with them), and the reply cache, so a grouping is reproduced from the cache for free.
@@ -200,13 +200,53 @@ async def agroup_synonyms(
     on_failure: Literal["raise", "singletons"] = "raise",
     usage: Usage | None = None,
 ) -> dict[str, list[list[str]]]:
-    """Group same-meaning words per sample; every word maps to its group's first word.
+    """Group same-meaning emotion words per sample with an LLM, as MER2024 scores (asynchronous).
 
-    Give ``samples`` (sample -> words) or ``ground_truth`` and ``predictions`` (mappings, or
-    OV-MERD CSV paths with ``name`` and ``openset``), whose words are merged per sample as MER2024
-    does. Samples with fewer than two words need no model call. ``on_failure='raise'`` raises
-    :class:`SynonymGroupingError` if any sample ends without a valid grouping (finished samples
-    are cached); ``'singletons'`` gives such samples one group per word instead.
+    MER2024 merges each sample's ground-truth and predicted words (lowercased), asks GPT at
+    temperature 0 to group the words that share a meaning, and maps every word to its group's
+    first word before computing set precision and recall (``emoalign.metrics.openset_scores``).
+    This does the same through the query layer's providers, with schema-constrained JSON,
+    local validation (only input words, each at most once; unmentioned words become groups of
+    their own) and the reply cache.
+
+    Parameters
+    ----------
+    samples : mapping or path, optional
+        Sample id -> words. Give either this or ``ground_truth`` and ``predictions``.
+    ground_truth, predictions : mapping or path, optional
+        Mappings of sample id -> words, or OV-MERD CSV paths with columns ``name`` and
+        ``openset``; their words are merged per sample as MER2024 does.
+    provider, model, base_url, api_key_env
+        As for ``emoalign.query.aquery``.
+    cache : path, Cache or False, optional
+        As for ``aquery``; a grouping is reproduced from the cache for free.
+    options : QueryOptions, optional
+        As for ``aquery`` (temperature 0 by default, as MER2024 asks GPT).
+    on_failure : {"raise", "singletons"}, default "raise"
+        What to do when a sample ends without a valid grouping after retries: raise
+        ``SynonymGroupingError`` (finished samples stay cached), or give it one group per word.
+    usage : Usage, optional
+        Filled with tokens, requests and cost.
+
+    Returns
+    -------
+    dict of str to list of list of str
+        Sample id -> groups, in input order; the ``synonyms=`` argument of
+        ``emoalign.metrics.openset_scores``. Samples with fewer than two words need no call.
+
+    Raises
+    ------
+    SynonymGroupingError
+        With ``on_failure="raise"``, if a sample has no valid grouping; it carries the
+        failures and the groupings that succeeded.
+    ValueError
+        If the inputs are missing or malformed, or ``on_failure`` is unknown.
+
+    References
+    ----------
+    Lian, Z. et al. (2024). MER 2024: semi-supervised learning, noise robustness, and
+    open-vocabulary multimodal emotion recognition. *MRAC '24 (ACM Multimedia workshop)*.
+    MERTools ``MER2024/main-ov.py``.
     """
     if on_failure not in ("raise", "singletons"):
         raise ValueError(f"on_failure must be 'raise' or 'singletons', got {on_failure!r}")
@@ -267,7 +307,15 @@ def group_synonyms(
     on_failure: Literal["raise", "singletons"] = "raise",
     usage: Usage | None = None,
 ) -> dict[str, list[list[str]]]:
-    """Synchronous :func:`agroup_synonyms` (same arguments)."""
+    """Group same-meaning emotion words per sample with an LLM, as MER2024 scores.
+
+    The synchronous form of ``agroup_synonyms``, with the same parameters and result.
+
+    Raises
+    ------
+    RuntimeError
+        If called from inside a running event loop (use ``await agroup_synonyms(...)``).
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:

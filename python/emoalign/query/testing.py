@@ -1,10 +1,16 @@
 """A local stand-in for the model APIs, for tests, benchmarks and dry runs.
 
-:class:`FakeLLMServer` speaks OpenAI Chat Completions (``POST /v1/chat/completions``) and Gemini
+``FakeLLMServer`` speaks OpenAI Chat Completions (``POST /v1/chat/completions``) and Gemini
 ``POST /v1beta/models/{model}:generateContent`` on 127.0.0.1, records every request, and answers
 with JSON generated from the request's schema (or from a ``responder``). Queued actions make it
 misbehave, one action per incoming request: error statuses with ``Retry-After``, connection
 resets, non-JSON bodies, chosen reply text (malformed or schema-breaking JSON), and delays.
+
+It can also play today's model quirks: ``thinking_tokens`` makes it a thinking model whose
+thoughts count against the request's output limit (a reply that does not fit comes back empty with
+``finish_reason: "length"`` / ``MAX_TOKENS``; Gemini's ``thinkingBudget`` caps the thoughts), and
+``fixed_temperature_models`` reject any ``temperature`` with HTTP 400, as OpenAI's reasoning
+models do.
 
 Run ``python -m emoalign.query.testing`` to serve until interrupted (prints the two base URLs).
 """
@@ -73,6 +79,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    received: float = 0.0  # time.monotonic() on arrival
 
 
 def schema_answer(schema: dict[str, Any]) -> Any:
@@ -117,11 +124,19 @@ class FakeLLMServer:
     """Loopback server for both protocols; see the module docstring."""
 
     def __init__(
-        self, responder: Responder | None = None, *, record: bool = True, latency: float = 0.0
+        self,
+        responder: Responder | None = None,
+        *,
+        record: bool = True,
+        latency: float = 0.0,
+        thinking_tokens: int = 0,
+        fixed_temperature_models: tuple[str, ...] = (),
     ) -> None:
         self.responder = responder or default_responder
         self.record = record
         self.latency = latency  # seconds every normal reply waits (a slow model)
+        self.thinking_tokens = thinking_tokens
+        self.fixed_temperature_models = fixed_temperature_models
         self.requests: list[Recorded] = []
         self.answered = 0  # replies fully produced (status 200 with a body)
         self._script: deque[Action] = deque()
@@ -198,7 +213,9 @@ class FakeLLMServer:
         except ValueError:
             return web.json_response({"error": "request body is not JSON"}, status=400)
         if self.record:
-            self.requests.append(Recorded(protocol, request.path, dict(request.headers), body))
+            self.requests.append(
+                Recorded(protocol, request.path, dict(request.headers), body, time.monotonic())
+            )
         action = self._script.popleft() if self._script else None
         text: str | None = None
         if isinstance(action, Delay):
@@ -218,13 +235,27 @@ class FakeLLMServer:
             return web.Response(text="<html>upstream hiccup", content_type="text/html")
         elif isinstance(action, Say):
             text = action.text
+        if (
+            protocol == "openai"
+            and "temperature" in body
+            and body.get("model") in self.fixed_temperature_models
+        ):
+            return web.json_response(_UNSUPPORTED_TEMPERATURE, status=400)
         if text is None:
             text = self.responder(protocol, body)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         self.answered += 1
         prompt_tokens = 50 + 258 * count_images(protocol, body)
+        thoughts = self._thoughts(protocol, body)
         out_tokens = len(text) // 4 + 1
+        limit = output_limit(protocol, body)
+        cut = thoughts + out_tokens > limit
+        if cut:
+            # The limit ran out while thinking or answering: nothing usable comes back, and the
+            # whole limit was spent (billed).
+            thoughts = min(thoughts, int(limit))
+            text, out_tokens = "", int(limit) - thoughts
         n = next(self._ids)
         if protocol == "openai":
             reply: dict[str, Any] = {
@@ -236,31 +267,63 @@ class FakeLLMServer:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "finish_reason": "length" if cut else "stop",
                     }
                 ],
                 "usage": {
                     "prompt_tokens": prompt_tokens,
-                    "completion_tokens": out_tokens,
-                    "total_tokens": prompt_tokens + out_tokens,
+                    "completion_tokens": thoughts + out_tokens,
+                    "total_tokens": prompt_tokens + thoughts + out_tokens,
+                    "completion_tokens_details": {"reasoning_tokens": thoughts},
                 },
             }
         else:
+            # A cut Gemini reply has a content without parts.
+            content: dict[str, Any] = {"role": "model"}
+            if not cut:
+                content["parts"] = [{"text": text}]
             reply = {
                 "candidates": [
-                    {
-                        "content": {"role": "model", "parts": [{"text": text}]},
-                        "finishReason": "STOP",
-                    }
+                    {"content": content, "finishReason": "MAX_TOKENS" if cut else "STOP"}
                 ],
                 "usageMetadata": {
                     "promptTokenCount": prompt_tokens,
                     "candidatesTokenCount": out_tokens,
-                    "totalTokenCount": prompt_tokens + out_tokens,
+                    "thoughtsTokenCount": thoughts,
+                    "totalTokenCount": prompt_tokens + thoughts + out_tokens,
                 },
                 "responseId": f"gemini-fake{n}",
             }
         return web.json_response(reply)
+
+    def _thoughts(self, protocol: str, body: dict[str, Any]) -> int:
+        """Tokens this reply spends thinking (Gemini's thinkingBudget caps them; -1: no cap)."""
+        if protocol == "gemini":
+            budget = body["generationConfig"].get("thinkingConfig", {}).get("thinkingBudget")
+            if budget is not None and budget >= 0:
+                return min(self.thinking_tokens, budget)
+        return self.thinking_tokens
+
+
+# What OpenAI answers when a reasoning model is sent a temperature.
+_UNSUPPORTED_TEMPERATURE = {
+    "error": {
+        "message": "Unsupported value: 'temperature' does not support 0.0 with this model. Only "
+        "the default (1) value is supported.",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": "unsupported_value",
+    }
+}
+
+
+def output_limit(protocol: str, body: dict[str, Any]) -> float:
+    """The request's output-token limit (unlimited when it sets none)."""
+    if protocol == "openai":
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    else:
+        limit = body["generationConfig"].get("maxOutputTokens")
+    return float("inf") if limit is None else limit
 
 
 def write_test_video(

@@ -1,6 +1,6 @@
 """Uniform frame sampling with PyAV, JPEG encoding with Pillow, and transcript sidecars.
 
-A video becomes a :class:`VideoPlan`: one or more time windows, each with N frames taken at the
+A video becomes a ``VideoPlan``: one or more time windows, each with N frames taken at the
 centres of N equal slices of the window. Frames carry the SHA-256 of their JPEG bytes; the
 digests (not the pixels) enter the cache key, and a plan without pixels can be stored so that a
 replay from the cache never decodes a video again.
@@ -116,7 +116,7 @@ def window_bounds(duration: float, window_seconds: float | None) -> list[tuple[f
 
 
 def sample_video(path: Path, sampling: Sampling) -> VideoPlan:
-    """Decode ``path`` into a plan with JPEG bytes; raise :class:`VideoError` if unreadable."""
+    """Decode ``path`` into a plan with JPEG bytes; raise ``VideoError`` if unreadable."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

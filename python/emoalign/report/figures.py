@@ -17,8 +17,13 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import patheffects, ticker
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+from PIL import Image
+
+from emoalign.alignment.embedding import AlignedEmbedding
 
 DPI = 150
 
@@ -71,10 +76,13 @@ def _blocks(ax: Any, order: Order, n: int, axis_labels: bool = True) -> None:
         ax.set_xticks([])
 
 
-def rdms_figure(C1: NDArray, C2: NDArray, order: Order, titles: tuple[str, str]) -> Figure:
+def rdms_figure(
+    C1: NDArray, C2: NDArray, order: Order, names: tuple[str, str], metrics: tuple[str, str]
+) -> Figure:
+    """Both RDMs side by side, videos sorted by category, titled with side name and metric."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.4), layout="constrained")
     idx = order.index
-    for ax, C, title in zip(axes, (C1, C2), titles, strict=True):
+    for ax, C, name, metric in zip(axes, (C1, C2), names, metrics, strict=True):
         im = ax.imshow(
             C[np.ix_(idx, idx)],
             cmap="viridis",
@@ -83,9 +91,11 @@ def rdms_figure(C1: NDArray, C2: NDArray, order: Order, titles: tuple[str, str])
             vmin=0,
             vmax=1,
         )
-        ax.set_title(title)
+        ax.set_title(f"{name}: {metric} RDM")
+        ax.set_xlabel("videos (sorted by category)")
+        ax.set_ylabel("videos (sorted by category)")
         _blocks(ax, order, C.shape[0])
-        fig.colorbar(im, ax=ax, shrink=0.7, label="dissimilarity (scaled to max 1)")
+        fig.colorbar(im, ax=ax, shrink=0.7, label=f"{metric} distance (scaled to max 1)")
     return fig
 
 
@@ -104,7 +114,8 @@ def max_pool(matrix: NDArray, cells: int = 600) -> NDArray:
     return padded.reshape(rows // step, step, cols // step, step).max(axis=(1, 3))
 
 
-def plan_figure(plan: NDArray, order: Order) -> Figure:
+def plan_figure(plan: NDArray, order: Order, names: tuple[str, str]) -> Figure:
+    """The transport plan × n, max-pooled above 600 videos so that every hit stays visible."""
     n, m = plan.shape
     fig, ax = plt.subplots(figsize=(7.4, 6.6), layout="constrained")
     scaled = max_pool(plan[np.ix_(order.index, order.index)] * n)
@@ -118,149 +129,218 @@ def plan_figure(plan: NDArray, order: Order) -> Figure:
         vmax=vmax,
         extent=(-0.5, m - 0.5, n - 0.5, -0.5),
     )
-    ax.set_title("transport plan (rows: source videos, columns: target videos)")
+    ax.set_title(f"optimal transport plan, {names[0]} → {names[1]}")
+    ax.set_ylabel(f"{names[0]} videos (sorted by category)")
+    ax.set_xlabel(f"{names[1]} videos (sorted by category)")
     _blocks(ax, order, n)
     fig.colorbar(im, ax=ax, shrink=0.75, label="mass × n (1 = all of a row on one video)")
     return fig
 
 
 def epsilon_figure(
-    eps: NDArray, gw: NDArray, rate: NDArray, best_eps: float, rate_name: str
+    eps: NDArray,
+    gw: NDArray,
+    rate: NDArray,
+    converged: NDArray[np.bool_],
+    best: int,
+    rate_name: str,
 ) -> Figure:
-    fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
-    sc = ax.scatter(
-        eps, gw, c=rate, cmap="viridis", vmin=0, vmax=100, s=28, edgecolors="k", linewidths=0.3
+    """(a) GW distance against ε, coloured by matching rate; (b) matching rate against GW
+    distance, as in GWTune. Non-converged trials are hollow; ``best`` (an index) is ringed."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    norm = matplotlib.colors.Normalize(0, 100)
+    cmap = plt.get_cmap("viridis")
+    for ax, x, y in ((left, eps, gw), (right, gw, rate)):
+        ok = converged
+        ax.scatter(
+            x[ok], y[ok], c=rate[ok], cmap=cmap, norm=norm, s=30, edgecolors="k", linewidths=0.3,
+            label="converged",
+        )  # fmt: skip
+        if (~ok).any():
+            ax.scatter(
+                x[~ok], y[~ok], facecolors="none", edgecolors=cmap(norm(rate[~ok])), s=30,
+                linewidths=1.2, marker="s", label="stopped at max_iter",
+            )  # fmt: skip
+        ax.scatter(
+            [x[best]], [y[best]], s=180, facecolors="none", edgecolors="red", lw=1.6,
+            label="best (lowest GW distance)",
+        )  # fmt: skip
+    left.set_xscale("log")
+    # Ticks at 1, 2 and 5 × 10^k written as plain decimals: a search often spans less than a
+    # decade, where the default log axis labels crowd into one another.
+    left.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    left.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    left.xaxis.set_minor_formatter(ticker.NullFormatter())
+    right.xaxis.set_major_locator(ticker.MaxNLocator(5))
+    left.set_xlabel("ε (entropic regularisation, log scale)")
+    left.set_ylabel("GW distance (without entropy)")
+    left.set_title("(a) ε search")
+    right.set_xlabel("GW distance (without entropy)")
+    right.set_ylabel(f"{rate_name} (%)")
+    right.set_ylim(-5, 107)  # room for the ring around a trial at 0 % or 100 %
+    right.set_title(f"(b) {rate_name} against GW distance")
+    left.legend(loc="best", fontsize=8)
+    fig.colorbar(
+        matplotlib.cm.ScalarMappable(norm, cmap), ax=[left, right], label=f"{rate_name} (%)"
     )
-    best = np.argmin(np.where(eps == best_eps, gw, np.inf))
-    ax.scatter(
-        [eps[best]],
-        [gw[best]],
-        s=160,
-        facecolors="none",
-        edgecolors="red",
-        lw=1.5,
-        label=f"best ε = {best_eps:.3g}",
-    )
-    ax.set_xscale("log")
-    ax.set_xlabel("ε (entropic regularisation)")
-    ax.set_ylabel("GW distance (without entropy)")
-    ax.set_title("ε search")
-    ax.legend(loc="best", fontsize=8)
-    fig.colorbar(sc, ax=ax, label=f"{rate_name} (%)")
     return fig
 
 
 def matching_figure(
     rates: dict[str, dict[int, float]],
+    intervals: dict[str, dict[int, tuple[float, float]]],
     chance: dict[str, dict[int, float]],
     baseline: dict[str, dict[int, float]] | None,
+    shuffles: int,
 ) -> Figure:
-    fig, ax = plt.subplots(figsize=(7.2, 4.4), layout="constrained")
+    """Top-k matching rates with Wilson intervals, chance lines on top, and the baseline."""
+    fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
     groups = [(level, k) for level in rates for k in sorted(rates[level])]
     x = np.arange(len(groups))
     width = 0.38 if baseline else 0.6
-    values = [rates[level][k] for level, k in groups]
+    values = np.array([rates[level][k] for level, k in groups])
+    low = np.array([intervals[level][k][0] for level, k in groups])
+    high = np.array([intervals[level][k][1] for level, k in groups])
+    shift = width / 2 if baseline else 0
     bars = ax.bar(
-        x - (width / 2 if baseline else 0), values, width, label="alignment", color="#3b6ea8"
+        x - shift, values, width, color="#3b6ea8", label="alignment (95 % Wilson CI)", zorder=2
     )
-    ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    # Rounding can put a bound a hair inside its rate; matplotlib rejects negative lengths.
+    yerr = np.clip([values - low, high - values], 0, None)
+    ax.errorbar(
+        x - shift, values, yerr=yerr, fmt="none", ecolor="black", elinewidth=0.9, capsize=3,
+        zorder=3,
+    )  # fmt: skip
+    ax.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=7, padding=6)
     if baseline:
         shuffled = [baseline[level][k] for level, k in groups]
-        ax.bar(x + width / 2, shuffled, width, label="shuffled ratings", color="#bbbbbb")
+        what = "1 shuffle" if shuffles == 1 else f"mean of {shuffles} shuffles"
+        ax.bar(x + shift, shuffled, width, label=f"shuffled ratings ({what})", color="#bbbbbb")
+    # Drawn last, dashed and haloed, so that chance stays visible on top of any bar.
+    halo = [patheffects.withStroke(linewidth=3.2, foreground="white")]
     for xi, (level, k) in zip(x, groups, strict=True):
         ax.hlines(
-            chance[level][k],
-            xi - 0.45,
-            xi + 0.45,
-            colors="red",
-            lw=1.2,
-            label="chance" if xi == 0 else None,
-        )
+            chance[level][k], xi - 0.45, xi + 0.45, colors="#d62728", lw=1.6, linestyles="--",
+            zorder=5, path_effects=halo, label="chance" if xi == 0 else None,
+        )  # fmt: skip
     ax.set_xticks(x, [f"{level}\ntop-{k}" for level, k in groups], fontsize=8)
     ax.set_ylabel("matching rate (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 110)
     ax.set_title("matching rate against chance")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     return fig
 
 
 def embedding_figure(
-    X: NDArray, Y: NDArray, labels: NDArray[Any] | None, titles: tuple[str, str]
+    embedding: AlignedEmbedding, labels: NDArray[Any] | None, names: tuple[str, str]
 ) -> Figure:
-    fig, ax = plt.subplots(figsize=(8.6, 6.2), layout="constrained")
+    """Both sides in the shared PCA plane (● source, × target), a segment joining each video's
+    two points up to 300 videos; the axes give the variance explained."""
+    fig, ax = plt.subplots(figsize=(8.6, 6.4), layout="constrained")
+    X, Y = embedding.source, embedding.target
     n = X.shape[0]
-    size = 14 if n <= 300 else 4
-    if labels is None:
-        ax.scatter(*X[:, :2].T, s=size, c="#3b6ea8", marker="o", label=titles[0])
-        ax.scatter(*Y[:, :2].T, s=size, c="#d1603d", marker="x", label=titles[1])
-        ax.legend(fontsize=8)
-    else:
-        names = np.unique(labels)
-        colors = category_colors(len(names))
-        for name, color in zip(names, colors, strict=True):
-            mask = labels == name
-            ax.scatter(
-                *X[mask, :2].T,
-                s=size,
-                color=color,
-                marker="o",
-                alpha=0.8,
-                label=str(name),
-                rasterized=True,
-            )
-            ax.scatter(
-                *Y[mask, :2].T,
-                s=size * 1.3,
-                color=color,
-                marker="x",
-                alpha=0.8,
-                rasterized=True,
-                linewidths=0.8,
-            )
-        ax.legend(
-            fontsize=6 if len(names) > 12 else 8,
-            loc="center left",
-            bbox_to_anchor=(1.01, 0.5),
-            ncol=1 if len(names) <= 20 else 2,
-            markerscale=1.5 if n > 300 else 1,
-            frameon=False,
-        )
+    size = 16 if n <= 300 else 4
+    if n <= 300:
+        # One segment per video joins its two points: short segments are a faithful picture.
+        segments = np.stack([X[:, :2], Y[:, :2]], axis=1)
+        ax.add_collection(LineCollection(segments, colors="#999999", linewidths=0.5, zorder=1))
+    groups = [(None, np.ones(n, bool))] if labels is None else [
+        (name, labels == name) for name in np.unique(labels)
+    ]  # fmt: skip
+    colors = (
+        category_colors(len(groups)) if labels is not None else np.array([[0.23, 0.43, 0.66, 1]])
+    )
+    for (name, mask), color in zip(groups, colors, strict=True):
+        ax.scatter(
+            *X[mask, :2].T, s=size, color=color, marker="o", alpha=0.85, zorder=2,
+            label=names[0] if name is None else str(name), rasterized=n > 300,
+        )  # fmt: skip
+        ax.scatter(
+            *Y[mask, :2].T, s=size * 1.4, color=color, marker="x", alpha=0.85, zorder=2,
+            linewidths=0.9, label=names[1] if name is None else None, rasterized=n > 300,
+        )  # fmt: skip
+    ax.legend(
+        title=None if labels is None else "category (● " + names[0] + ", × " + names[1] + ")",
+        title_fontsize=7, fontsize=6 if len(groups) > 12 else 8, loc="center left",
+        bbox_to_anchor=(1.01, 0.5), ncol=1 if len(groups) <= 20 else 2,
+        markerscale=1.5 if n > 300 else 1, frameon=False,
+    )  # fmt: skip
+    share = embedding.explained * 100
+    ax.set_xlabel(f"shared PC 1 ({share[0]:.1f} % of aligned variance)")
+    ax.set_ylabel(f"shared PC 2 ({share[1]:.1f} % of aligned variance)")
     ax.set_title(
-        f"aligned MDS: ● {titles[0]}, × {titles[1]} (Procrustes through the plan)", fontsize=10
+        f"aligned MDS: ● {names[0]}, × {names[1]}; pair gap / spread = {embedding.gap:.2f}",
+        fontsize=10,
     )
     ax.set_aspect("equal", adjustable="datalim")
     return fig
 
 
+MAX_SCATTER_PAIRS = 20_000
+
+
 def rsa_figure(
-    C1: NDArray, C2: NDArray, stats: dict[str, tuple[float, float | None]], titles: tuple[str, str]
-) -> Figure:
-    fig, ax = plt.subplots(figsize=(6.2, 5.2), layout="constrained")
+    C1: NDArray,
+    C2: NDArray,
+    labels: NDArray[Any] | None,
+    stats: dict[str, tuple[float, str]],
+    names: tuple[str, str],
+    metrics: tuple[str, str],
+    seed: int = 0,
+) -> tuple[Figure, int]:
+    """Pairwise dissimilarities of one side against the other, within-category pairs in colour.
+
+    Above ``MAX_SCATTER_PAIRS`` pairs a seeded random sample is drawn (the statistics use all
+    pairs). Returns the figure and the number of pairs drawn.
+    """
+    fig, ax = plt.subplots(figsize=(6.6, 5.6), layout="constrained")
     iu = np.triu_indices(C1.shape[0], k=1)
-    x, y = C1[iu], C2[iu]
-    hb = ax.hexbin(x, y, gridsize=60, bins="log", cmap="Blues", mincnt=1, rasterized=True)
-    fig.colorbar(hb, ax=ax, label="pairs (log)")
-    text = "\n".join(
-        f"{method}: r = {r:.3f}" + (f", Mantel p = {p:.3g}" if p is not None else "")
-        for method, (r, p) in stats.items()
-    )
+    total = len(iu[0])
+    shown = np.arange(total)
+    if total > MAX_SCATTER_PAIRS:
+        rng = np.random.default_rng(seed)
+        shown = np.sort(rng.choice(total, MAX_SCATTER_PAIRS, replace=False))
+    rows, cols = iu[0][shown], iu[1][shown]
+    x, y = C1[rows, cols], C2[rows, cols]
+    dense = len(shown) > 3000
+    style = {"s": 3 if dense else 9, "alpha": 0.35 if dense else 0.6, "rasterized": dense}
+    if labels is None:
+        ax.scatter(x, y, color="#3b6ea8", lw=0, label="video pairs", **style)
+    else:
+        within = labels[rows] == labels[cols]
+        ax.scatter(x[~within], y[~within], color="#9e9e9e", lw=0, label="between categories",
+                   **style)  # fmt: skip
+        ax.scatter(x[within], y[within], color="#e66101", lw=0, label="within a category",
+                   **style)  # fmt: skip
+    text = "\n".join(f"{m.capitalize()} r = {r:.3f}, Mantel p {p}" for m, (r, p) in stats.items())
     ax.text(
-        0.03,
-        0.97,
-        text,
-        transform=ax.transAxes,
-        va="top",
-        fontsize=9,
-        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
-    )
-    ax.set_xlabel(f"{titles[0]} dissimilarity")
-    ax.set_ylabel(f"{titles[1]} dissimilarity")
-    ax.set_title(f"RSA over {len(x):,} video pairs")
-    return fig
+        0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8.5,
+        bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"},
+    )  # fmt: skip
+    ax.legend(loc="lower right", fontsize=8, markerscale=2.5 if dense else 1.5)
+    ax.set_xlabel(f"{names[0]}: {metrics[0]} distance (scaled)")
+    ax.set_ylabel(f"{names[1]}: {metrics[1]} distance (scaled)")
+    sampled = "" if len(shown) == total else f" (random {len(shown):,} of {total:,} shown)"
+    ax.set_title(f"RSA over {total:,} video pairs{sampled}", fontsize=10)
+    return fig, len(shown)
 
 
-def png_bytes(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+@dataclass(frozen=True)
+class Rendered:
+    """One figure as PNG (shown in the page) and SVG (offered for download)."""
+
+    png: bytes
+    svg: bytes
+    size: tuple[int, int]
+    """The PNG's width and height in pixels."""
+
+
+def render(fig: Figure) -> Rendered:
+    """Saves ``fig`` as PNG and SVG (no timestamps, so reruns give the same bytes) and closes it."""
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(svg, format="svg", dpi=DPI, metadata={"Date": None})
     plt.close(fig)
-    return buffer.getvalue()
+    with Image.open(io.BytesIO(png.getvalue())) as image:
+        size = image.size
+    return Rendered(png.getvalue(), svg.getvalue(), size)

@@ -155,33 +155,7 @@ impl<T: Real> Increments<T> {
 mod tests {
     use super::*;
     use crate::gw::cost::{DenseCost, Loss};
-    use crate::real::Dense;
-
-    /// A fixed pseudo-random sequence in [0, 1) (64-bit LCG, top 53 bits).
-    fn uniform(seed: u64, len: usize) -> Vec<f64> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                (state >> 11) as f64 / (1u64 << 53) as f64
-            })
-            .collect()
-    }
-
-    /// Distances between random points of the unit square, divided by their maximum.
-    fn costs(n: usize, seed: u64) -> Dense<f64> {
-        let xy = uniform(seed, 2 * n);
-        let d: Vec<f64> = (0..n * n)
-            .map(|k| {
-                let (i, j) = (k / n, k % n);
-                (xy[2 * i] - xy[2 * j]).hypot(xy[2 * i + 1] - xy[2 * j + 1])
-            })
-            .collect();
-        let top = d.iter().fold(0.0f64, |a, &b| a.max(b));
-        Dense::from_vec(d.iter().map(|v| v / top).collect(), n, n)
-    }
+    use crate::gw::fixtures::{costs, uniform};
 
     /// A random plan of unit mass.
     fn plan(n: usize, m: usize, seed: u64) -> Vec<f64> {

@@ -10,6 +10,8 @@ pub mod anderson;
 mod blocks;
 pub mod cost;
 mod cross;
+#[cfg(test)]
+mod fixtures;
 pub mod newton;
 pub mod sinkhorn;
 pub mod solver;

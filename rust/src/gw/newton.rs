@@ -212,3 +212,68 @@ pub fn polish<T: Real>(
         converged: error <= tol,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gw::fixtures::{uniform, weights};
+
+    #[test]
+    fn polish_converges_quadratically_where_scaling_crawls() {
+        // ε = 2e-3 on costs in [0, 1): plain Sinkhorn needs thousands of passes here.
+        let (n, m, eps) = (20, 15, 2e-3);
+        let cost = uniform(11, n * m);
+        let k: Vec<f64> = cost.iter().map(|c| (-c / eps).exp()).collect();
+        let (p, q) = (weights(n, 12), weights(m, 13));
+        let marg = Marginals { p: &p, q: &q };
+        // Where the solver hands over: scaling run until its marginal error is below 1e-3.
+        let (mut u, mut v) = (vec![1.0; n], vec![1.0; m]);
+        for _ in 0..10_000 {
+            let (r, c) = marginals(&k, &u, &v);
+            if l1_error(&r, &c, &marg) < 1e-3 {
+                break;
+            }
+            for i in 0..n {
+                let s: f64 = (0..m).map(|j| k[i * m + j] * v[j]).sum();
+                u[i] = p[i] / s;
+            }
+            for j in 0..m {
+                let s: f64 = (0..n).map(|i| k[i * m + j] * u[i]).sum();
+                v[j] = q[j] / s;
+            }
+        }
+        let (r0, c0) = marginals(&k, &u, &v);
+        let start = l1_error(&r0, &c0, &marg);
+        assert!(
+            start > 1e-8,
+            "scaling alone should still be short of the target ({start:e})"
+        );
+        let stats = polish(&k, &mut u, &mut v, &marg, 1e-13, 2_000, &mut || Ok(())).unwrap();
+        assert!(
+            stats.converged,
+            "{:e} after {} passes",
+            stats.error, stats.passes
+        );
+        let (rows, cols) = marginals(&k, &u, &v);
+        assert!(l1_error(&rows, &cols, &marg) <= 1e-13);
+        assert_eq!(stats.error, l1_error(&rows, &cols, &marg));
+        // Newton-CG: a few dozen passes per Newton step, a handful of steps.
+        assert!(stats.passes < 1_000, "{} passes", stats.passes);
+    }
+
+    #[test]
+    fn polish_stops_at_its_pass_budget_and_says_so() {
+        let (n, m, eps) = (10, 10, 1e-3);
+        let k: Vec<f64> = uniform(21, n * m)
+            .iter()
+            .map(|c| (-c / eps).exp())
+            .collect();
+        let (p, q) = (weights(n, 22), weights(m, 23));
+        let (mut u, mut v) = (vec![1.0; n], vec![1.0; m]);
+        let marg = Marginals { p: &p, q: &q };
+        let stats = polish(&k, &mut u, &mut v, &marg, 1e-15, 3, &mut || Ok(())).unwrap();
+        assert!(stats.passes <= 3);
+        assert!(!stats.converged);
+        assert!(u.iter().chain(&v).all(|s| s.is_finite() && *s > 0.0));
+    }
+}

@@ -163,7 +163,7 @@ pub fn build_kernel<T: Real>(
         )
         .any(|b| b);
     if broken {
-        return Err(CoreError::value(format!(
+        return Err(CoreError::numerical(format!(
             "the Sinkhorn kernel broke down at epsilon={eps:e} (a row of the plan has no mass left); \
              increase epsilon or use solver='PGD'"
         )));
@@ -393,7 +393,7 @@ pub fn solve<T: Real>(
             relaxation.omega = 1.0;
             rebuilds += 1;
             if rebuilds > 50 + max_iter / 10 {
-                return Err(CoreError::value(format!(
+                return Err(CoreError::numerical(format!(
                     "Sinkhorn could not keep its scalings in range at epsilon={eps:e}; increase \
                      epsilon or use float64 input"
                 )));
@@ -533,4 +533,115 @@ fn plan_block<T: Real>(
         col,
     )
 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gw::fixtures::{marginal_error, uniform, weights};
+
+    /// An n × m problem: costs M in [0, 1) (as X = −M, α = β = 0, s = 1) and positive weights.
+    fn problem(n: usize, m: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let x = uniform(seed, n * m).iter().map(|c| -c).collect();
+        (x, weights(n, seed + 1), weights(m, seed + 2))
+    }
+
+    /// Projects by `solve` from zero potentials; returns the plan and the stats.
+    fn project(x: &[f64], p: &[f64], q: &[f64], eps: f64, tol: f64) -> (Vec<f64>, InnerStats) {
+        let (n, m) = (p.len(), q.len());
+        let (zn, zm) = (vec![0.0; n], vec![0.0; m]);
+        let grad = Gradient {
+            x,
+            alpha: &zn,
+            beta: &zm,
+            scale: 1.0,
+            prox: None,
+        };
+        let mut pot = Potentials {
+            f: zn.clone(),
+            g: zm.clone(),
+        };
+        let mut k = vec![0.0; n * m];
+        let (sc, stats) = solve(
+            &grad,
+            &mut pot,
+            &Marginals { p, q },
+            eps,
+            &mut k,
+            tol,
+            100_000,
+            true,
+            &mut Relaxation::default(),
+            &mut || Ok(()),
+        )
+        .unwrap();
+        let plan = (0..n * m)
+            .map(|idx| sc.u[idx / m] * k[idx] * sc.v[idx % m])
+            .collect();
+        (plan, stats)
+    }
+
+    /// Largest departure of ε ln P + M from a sum a_i + b_j (in cost units), over every 2 × 2
+    /// minor whose entries have not underflowed, and how many such minors there were. Zero
+    /// exactly when P has the Gibbs form of entropic OT; with the marginals right, that is the
+    /// unique solution.
+    fn gibbs_defect(plan: &[f64], cost: &[f64], m: usize, eps: f64) -> (f64, usize) {
+        let n = plan.len() / m;
+        let z = |i: usize, j: usize| {
+            let t = plan[i * m + j];
+            (t >= f64::MIN_POSITIVE).then(|| eps * t.ln() + cost[i * m + j])
+        };
+        let (mut worst, mut minors) = (0.0f64, 0);
+        for (i, k) in (0..n).flat_map(|i| (i + 1..n).map(move |k| (i, k))) {
+            for (j, l) in (0..m).flat_map(|j| (j + 1..m).map(move |l| (j, l))) {
+                if let (Some(a), Some(b), Some(c), Some(d)) = (z(i, j), z(i, l), z(k, j), z(k, l)) {
+                    worst = worst.max((a - b - c + d).abs());
+                    minors += 1;
+                }
+            }
+        }
+        (worst, minors)
+    }
+
+    #[test]
+    fn projections_are_the_entropic_ot_solution_at_any_epsilon() {
+        // 1e-3 on costs in [0, 1) needs the absorbed potentials (e^{-1000} underflows) and, as
+        // scaling stalls there, the Newton polish.
+        // (ε, seed, 2 × 2 minors with no underflowed entry: at 2e-4 the plan is all but a
+        // matching and none is left, so only its marginals are checked there).
+        for (eps, seed, minors_left) in [
+            (1.0, 1, 540),
+            (0.1, 2, 540),
+            (1e-2, 3, 100),
+            (1e-3, 4, 20),
+            (2e-4, 5, 0),
+        ] {
+            let (n, m) = (9, 6);
+            let (x, p, q) = problem(n, m, seed);
+            let cost: Vec<f64> = x.iter().map(|v| -v).collect();
+            let (plan, stats) = project(&x, &p, &q, eps, 1e-12);
+            assert!(stats.converged, "eps={eps}: not converged ({stats:?})");
+            assert!(plan.iter().all(|&t| t >= 0.0 && t.is_finite()));
+            let err = marginal_error(&plan, &p, &q);
+            assert!(err <= 1e-12, "eps={eps}: marginal error {err:e}");
+            // ε ln P loses ε · (relative rounding of P) ≈ ε · 1e-15 per entry; entries down to
+            // 1e-300 keep that. 1e-12 in cost units is a wide margin over it.
+            let (defect, minors) = gibbs_defect(&plan, &cost, m, eps);
+            assert!(defect <= 1e-12, "eps={eps}: not of Gibbs form ({defect:e})");
+            assert!(
+                minors >= minors_left,
+                "eps={eps}: only {minors} minors could be checked"
+            );
+        }
+    }
+
+    #[test]
+    fn a_looser_tolerance_stops_earlier_within_it() {
+        let (x, p, q) = problem(12, 10, 7);
+        let (loose, few) = project(&x, &p, &q, 0.05, 1e-4);
+        let (_, many) = project(&x, &p, &q, 0.05, 1e-12);
+        assert!(few.converged && few.error <= 1e-4);
+        assert!(marginal_error(&loose, &p, &q) <= 1e-4 * (1.0 + 1e-9));
+        assert!(few.iterations < many.iterations);
+    }
 }

@@ -114,6 +114,24 @@ pub fn gw_loss<T: Real>(cost: &dyn GwCost<T>, plan: &[T], x: &[T]) -> f64 {
     0.5 * cost.scale() * total
 }
 
+/// The objective whose stationary points are PGD's fixed points,
+///
+///   E(T) = ½ GW(T) + ε Σ T_ij ln T_ij,
+///
+/// since T = argmin ⟨M(T)/s, P⟩ − ε H(P) is its mirror-descent step and M/s = ∇(½ GW) (the
+/// entropy's linear part is constant on the couplings). `x` must be X at `plan`.
+fn entropic_objective<T: Real>(cost: &dyn GwCost<T>, plan: &[T], x: &[T], eps: f64) -> f64 {
+    let neg_entropy = super::blocks::sum(plan.len(), |i| {
+        let t = plan[i].f64();
+        if t > 0.0 {
+            t * t.ln()
+        } else {
+            0.0
+        }
+    });
+    0.5 * gw_loss(cost, plan, x) + eps * neg_entropy
+}
+
 /// Row and column sums of an n × m plan.
 pub fn plan_marginals<T: Real>(plan: &[T], n: usize, m: usize) -> (Vec<f64>, Vec<f64>) {
     newton::marginals(plan, &vec![1.0; n], &vec![1.0; m])
@@ -219,7 +237,15 @@ pub fn solve<T: Real>(
         if out.n_iter > 0 {
             accel.next_input(&out.history, &mut input, &mut plan)?;
         }
+        if accel.anchoring() {
+            // The first input of an Anderson phase is the plain iterate it starts from: score it
+            // on an exact product, for the comparison with the phase's fixed point.
+            cross.refresh();
+        }
         install(|| cross.evaluate(cost, &input, out.relative_change, &mut k, &mut x));
+        if accel.anchoring() {
+            accel.set_anchor_objective(install(|| entropic_objective(cost, &input, &x, eps)));
+        }
         let inner_tol = inner_tolerance(out.relative_change, iteration_floor(inner_floor, tol_rel));
         let grad = Gradient {
             x: &x,
@@ -273,17 +299,22 @@ pub fn solve<T: Real>(
                 // A fixed point counts only on an exact gradient: confirm it with one.
                 cross.refresh();
             } else if accel.extrapolated() {
-                // Anderson converges to unstable fixed points as readily as to stable ones; plain
-                // iteration tells them apart (it contracts near a minimum and drifts away from a
-                // saddle, as POT's would). Plain from here on.
-                accel.give_up();
+                // Anderson converges to unstable fixed points, and to fixed points of other
+                // basins, as readily as to the one the plain iteration was approaching. Its fixed
+                // point is kept only if it lies where the plain iteration was heading and is no
+                // worse than where the phase began; otherwise the plain iteration resumes from
+                // there. Either way plain from here on: near a minimum plain steps contract, and
+                // from a saddle they drift away, as POT's would.
+                let objective = install(|| entropic_objective(cost, &input, &x, eps));
+                let same_basin = accel.reached_plainly(&input, objective);
+                accel.give_up(!same_basin);
             } else if !accel.used() || contracted(&out.history, plain_run) {
                 out.converged = true;
                 break;
             }
         }
         if !update.relative_change.is_finite() {
-            return Err(CoreError::value(format!(
+            return Err(CoreError::numerical(format!(
                 "entropic GW broke down numerically at epsilon={eps:e}; increase epsilon"
             )));
         }
@@ -318,7 +349,29 @@ struct Acceleration<T> {
     /// Whether the current input came from an extrapolation, and whether any ever did.
     extrapolated: bool,
     used: bool,
+    /// The plain iterate the current Anderson phase started from, and what the plain iteration
+    /// predicts about its way on from there.
+    anchor: Option<Anchor<T>>,
+    /// Whether the next input must be the anchor again: the phase's fixed point was rejected.
+    restore: Option<Vec<T>>,
 }
+
+/// Where an Anderson phase started. The plain iteration there converges linearly at rate ρ with
+/// step c, so it has about c ρ/(1 − ρ) (relative to ‖T‖_F) still to go: its fixed point lies
+/// within that distance, and its objective below the anchor's.
+struct Anchor<T> {
+    plan: Vec<T>,
+    norm: f64,
+    /// Predicted remaining distance of the plain iteration, relative to ‖T‖_F.
+    reach: f64,
+    objective: Option<f64>,
+}
+
+/// How far beyond the plain iteration's predicted reach an extrapolation may land before it
+/// counts as having left the basin: the prediction takes the slowest recent rate as ρ, so 3× is
+/// a wide margin for an accelerated path to the same point, and far less than the distance to
+/// another stationary point (44% of ‖T‖ in the case that motivated this).
+const REACH_MARGIN: f64 = 3.0;
 
 /// Anderson memory: enough to model the few slowest modes, small enough to keep the extra
 /// memory at 2·5 + 3 iterates.
@@ -336,6 +389,44 @@ impl<T: Real> Acceleration<T> {
             failures: 0,
             extrapolated: false,
             used: false,
+            anchor: None,
+            restore: None,
+        }
+    }
+
+    /// Whether the current input is an Anderson phase's anchor, not yet scored.
+    fn anchoring(&self) -> bool {
+        self.anchor.as_ref().is_some_and(|a| a.objective.is_none())
+    }
+
+    fn set_anchor_objective(&mut self, objective: f64) {
+        if let Some(anchor) = self.anchor.as_mut() {
+            anchor.objective = Some(objective);
+        }
+    }
+
+    /// Whether `point`, a fixed point reached by extrapolation with entropic objective
+    /// `objective`, is where the plain iteration from the anchor was heading: within the
+    /// predicted reach, and no worse than the anchor (plus rounding: 1e-12 relative, and the
+    /// plan's own rounding through the entropy term).
+    fn reached_plainly(&self, point: &[T], objective: f64) -> bool {
+        let Some(anchor) = self.anchor.as_ref() else {
+            return true;
+        };
+        let Some(start) = anchor.objective else {
+            return false;
+        };
+        let slack = 1e-12 * start.abs().max(objective.abs()) + 1e-14;
+        objective <= start + slack && anchor.within_reach(point)
+    }
+
+    /// Plain iteration for the rest of the solve; from the anchor if `restart`.
+    fn give_up(&mut self, restart: bool) {
+        self.allowed = false;
+        self.anderson = None;
+        let anchor = self.anchor.take();
+        if restart {
+            self.restore = anchor.map(|a| a.plan);
         }
     }
 
@@ -345,12 +436,6 @@ impl<T: Real> Acceleration<T> {
 
     fn used(&self) -> bool {
         self.used
-    }
-
-    /// Plain iteration for the rest of the solve.
-    fn give_up(&mut self) {
-        self.allowed = false;
-        self.anderson = None;
     }
 
     /// Slow linear regime: the plan has settled (relative change below 1e-3) and five successive
@@ -368,17 +453,24 @@ impl<T: Real> Acceleration<T> {
         input: &mut Vec<T>,
         plan: &mut Vec<T>,
     ) -> CoreResult<()> {
+        if let Some(anchor) = self.restore.take() {
+            *input = anchor;
+            self.extrapolated = false;
+            return Ok(());
+        }
         let last = *history.last().unwrap_or(&f64::INFINITY);
         if self.anderson.is_some() && last > 2.0 * self.best {
             // The extrapolation overshot: iterate plainly until the slow regime shows again.
             self.anderson = None;
+            self.anchor = None;
             self.failures += 1;
             self.allowed = self.failures < ANDERSON_FAILURES;
         }
         if self.anderson.is_none() && self.allowed && Self::slow_linear(history) {
-            // Acceleration is optional: without the memory for it, iterate plainly.
+            // Acceleration is optional: without the memory for it (and its anchor), iterate
+            // plainly.
             let fits = memory::ensure_fits(
-                Anderson::<T>::elements(self.len, ANDERSON_MEMORY),
+                Anderson::<T>::elements(self.len, ANDERSON_MEMORY) + self.len as u128,
                 std::mem::size_of::<T>(),
                 "",
                 "",
@@ -391,6 +483,7 @@ impl<T: Real> Acceleration<T> {
             };
             self.allowed = self.anderson.is_some();
             self.best = last;
+            self.anchor = self.anderson.is_some().then(|| Anchor::new(plan, history));
         }
         self.extrapolated = self.anderson.is_some();
         self.used |= self.extrapolated;
@@ -398,10 +491,49 @@ impl<T: Real> Acceleration<T> {
             Some(aa) => {
                 self.best = self.best.min(last);
                 install(|| aa.step(input, plan))?;
+                let strayed = self.anchor.as_ref().is_some_and(|a| !a.within_reach(input));
+                if strayed {
+                    // The extrapolation is heading out of the basin the plain iteration is in:
+                    // take the plain step instead, and count it as an overshoot.
+                    std::mem::swap(input, plan);
+                    self.anderson = None;
+                    self.anchor = None;
+                    self.extrapolated = false;
+                    self.failures += 1;
+                    self.allowed = self.failures < ANDERSON_FAILURES;
+                }
             }
             None => std::mem::swap(input, plan),
         }
         Ok(())
+    }
+}
+
+impl<T: Real> Anchor<T> {
+    /// The anchor at plain iterate `plan`, from the relative changes that led to it (at least
+    /// the five the slow-regime test looked at).
+    fn new(plan: &[T], history: &[f64]) -> Self {
+        let k = history.len();
+        let rate = (k - 5..k)
+            .map(|i| history[i] / history[i - 1])
+            .fold(0.0, f64::max)
+            .min(1.0 - 1e-6);
+        let norm = super::blocks::sum(plan.len(), |i| plan[i].f64() * plan[i].f64()).sqrt();
+        Self {
+            plan: plan.to_vec(),
+            norm,
+            reach: history[k - 1] * rate / (1.0 - rate),
+            objective: None,
+        }
+    }
+
+    /// Whether `point` lies within the margin of the plain iteration's predicted reach.
+    fn within_reach(&self, point: &[T]) -> bool {
+        let d2 = super::blocks::sum(point.len(), |i| {
+            let d = point[i].f64() - self.plan[i].f64();
+            d * d
+        });
+        d2.sqrt() <= REACH_MARGIN * self.reach * self.norm
     }
 }
 
@@ -414,4 +546,125 @@ fn absorb(pot: &mut Potentials, sc: &Scalings, eps: f64) {
         .iter_mut()
         .zip(&sc.v)
         .for_each(|(g, v)| *g += eps * v.ln());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gw::cost::{DenseCost, Loss};
+    use crate::gw::fixtures::{costs, marginal_error, weights};
+    use crate::monitor::Unmonitored;
+
+    fn options(epsilon: f64, accelerate: bool) -> Options {
+        Options {
+            epsilon,
+            scheme: Scheme::Pgd,
+            max_iter: 5_000,
+            tol: 1e-10,
+            inner_max_iter: 10_000,
+            inner_tol: 1e-11,
+            relative_tol: true,
+            accelerate,
+        }
+    }
+
+    fn run(
+        cost: &DenseCost<f64>,
+        p: &[f64],
+        q: &[f64],
+        opts: &Options,
+        from: Option<&Outcome<f64>>,
+    ) -> Outcome<f64> {
+        let (n, m) = cost.shape();
+        let init = Init {
+            plan: from.map(|o| Dense::from_vec(o.plan.data.clone(), n, m)),
+            potentials: from.map(|o| (o.f.clone(), o.g.clone())),
+        };
+        solve(cost, p, q, opts, init, &mut Unmonitored).unwrap()
+    }
+
+    fn largest_gap(a: &[f64], b: &[f64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .fold(0.0f64, |w, (x, y)| w.max((x - y).abs()))
+    }
+
+    #[test]
+    fn a_space_against_itself_is_matched_to_itself() {
+        // Points in general position: the identity is the only isometry, and at small ε the
+        // plan puts nearly all its mass on it; GW(T) − εH(T) ≤ −εH(p) bounds GW by ε ln n.
+        let n = 8;
+        let p = weights(n, 1);
+        let cost = DenseCost::new(costs(n, 2), costs(n, 2), &p, &p, Loss::Square, true);
+        let out = run(&cost, &p, &p, &options(2e-3, true), None);
+        assert!(out.converged);
+        let diagonal: f64 = (0..n).map(|i| out.plan.data[i * n + i]).sum();
+        assert!(diagonal > 0.95, "mass on the identity: {diagonal}");
+        assert!(out.gw_dist >= 0.0 && out.gw_dist <= 2e-3 * (n as f64).ln());
+        assert!(marginal_error(&out.plan.data, &p, &p) <= 1e-10);
+    }
+
+    #[test]
+    fn the_result_is_a_fixed_point_of_the_plain_iteration() {
+        let (n, m) = (12, 9);
+        let (p, q) = (weights(n, 3), weights(m, 4));
+        let cost = DenseCost::new(costs(n, 5), costs(m, 6), &p, &q, Loss::Square, true);
+        let out = run(&cost, &p, &q, &options(0.02, false), None);
+        assert!(out.converged);
+        let mut one = options(0.02, false);
+        one.max_iter = 1;
+        // From the result's own potentials the first projection is already solved to 1e-11.
+        let step = run(&cost, &p, &q, &one, Some(&out));
+        let moved = largest_gap(&step.plan.data, &out.plan.data);
+        let top = out.plan.data.iter().fold(0.0f64, |a, &b| a.max(b));
+        // A plain iteration at rate ρ ≤ 0.99 stopped at a 1e-10 step is within 1e-8 of its
+        // fixed point; one more step moves it by no more than that.
+        assert!(moved <= 1e-8 * top, "one step moved the plan by {moved:e}");
+    }
+
+    #[test]
+    fn acceleration_reaches_the_plain_iterations_fixed_point() {
+        let (n, m) = (40, 30);
+        let (p, q) = (weights(n, 7), weights(m, 8));
+        let cost = DenseCost::new(costs(n, 9), costs(m, 10), &p, &q, Loss::Square, true);
+        let mut saved = 0;
+        for eps in [2e-3, 3e-3, 4e-3, 5e-3, 7e-3, 1e-2, 2e-2] {
+            let plain = run(&cost, &p, &q, &options(eps, false), None);
+            let fast = run(&cost, &p, &q, &options(eps, true), None);
+            assert!(plain.converged && fast.converged);
+            let top = plain.plan.data.iter().fold(0.0f64, |a, &b| a.max(b));
+            let gap = largest_gap(&plain.plan.data, &fast.plan.data);
+            assert!(gap <= 1e-7 * top, "eps={eps}: plans differ by {gap:e}");
+            assert!((plain.gw_dist - fast.gw_dist).abs() <= 1e-9 * plain.gw_dist);
+            saved += plain.n_iter.saturating_sub(fast.n_iter);
+            println!(
+                "eps={eps}: {} plain, {} accelerated",
+                plain.n_iter, fast.n_iter
+            );
+        }
+        assert!(
+            saved > 0,
+            "acceleration never engaged: the comparison is vacuous"
+        );
+    }
+
+    #[test]
+    fn the_loss_of_a_plan_equals_the_quadruple_sum() {
+        let (n, m) = (5, 4);
+        let (c1, c2) = (costs(n, 11), costs(m, 12));
+        let t: Vec<f64> = crate::gw::fixtures::uniform(13, n * m);
+        let (rows, cols) = crate::gw::fixtures::sums(&t, n, m);
+        let cost = DenseCost::new(c1.clone(), c2.clone(), &rows, &cols, Loss::Square, true);
+        let (mut scratch, mut x) = (vec![0.0; n * m], vec![0.0; n * m]);
+        cost.cross(&t, &mut scratch, &mut x);
+        let mut brute = 0.0;
+        for (i, k, j, l) in (0..n).flat_map(|i| {
+            (0..n).flat_map(move |k| (0..m).flat_map(move |j| (0..m).map(move |l| (i, k, j, l))))
+        }) {
+            let d = c1.data[i * n + k] - c2.data[j * m + l];
+            brute += d * d * t[i * m + j] * t[k * m + l];
+        }
+        let got = gw_loss(&cost, &t, &x);
+        assert!((got - brute).abs() <= 1e-12 * brute, "{got} vs {brute}");
+    }
 }

@@ -277,7 +277,7 @@ fn loss_typed<T: Real>(
 #[pyfunction]
 #[pyo3(signature = (C1, C2, T, loss_fun = "square_loss"))]
 #[allow(non_snake_case)]
-fn gwloss(
+fn gw_value(
     py: Python<'_>,
     C1: &Bound<'_, PyAny>,
     C2: &Bound<'_, PyAny>,
@@ -303,6 +303,6 @@ fn gwloss(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(entropic_gw, m)?)?;
-    m.add_function(wrap_pyfunction!(gwloss, m)?)?;
+    m.add_function(wrap_pyfunction!(gw_value, m)?)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ import base64
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from emoalign.query.request import Request
@@ -42,6 +42,11 @@ class Reply:
     reply_id: str | None
     tokens_in: int
     tokens_out: int
+    truncated: bool = False
+    """The output-token limit cut the reply (``finish_reason: "length"``, ``MAX_TOKENS``)."""
+    received: float | None = field(default=None, compare=False)
+    """When the reply arrived (Unix seconds) as the cache recorded it, so that replays keep the
+    date; None for a reply that has just arrived. Not part of equality."""
 
 
 class ProtocolError(Exception):
@@ -73,6 +78,14 @@ class Provider(ABC):
                 f"{' or '.join(envs)}, or name another variable with api_key_env"
             )
         self.key = Secret(value) if value else None
+
+    def default_temperature(self) -> float | None:
+        """The temperature sent when the caller leaves it to the model (None: omit the key).
+
+        0 makes replies as repeatable as the API allows; subclasses omit it for models that
+        reject or discourage any value but their own.
+        """
+        return 0.0
 
     def identity(self) -> str:
         """What, besides the request, decides the answer; never includes the key."""

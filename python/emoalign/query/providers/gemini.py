@@ -16,6 +16,8 @@ from emoalign.query.providers.base import ProtocolError, Provider, Reply, b64, i
 from emoalign.query.request import Image, Request, Text
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+# Google: for Gemini 3, keep the default temperature (1.0); lower values may cause looping.
+_DEFAULT_TEMPERATURE_ONLY = ("gemini-3",)
 
 _KEPT_KEYWORDS = ("description", "enum", "minimum", "maximum", "minItems", "maxItems", "required")
 
@@ -41,6 +43,10 @@ class GeminiProvider(Provider):
     default_base_url = GEMINI_BASE_URL
     default_key_envs = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
+    def default_temperature(self) -> float | None:
+        bare = self.model.removeprefix("models/")
+        return None if bare.startswith(_DEFAULT_TEMPERATURE_ONLY) else 0.0
+
     def url(self) -> str:
         return f"{self.base_url}/models/{self.model}:generateContent"
 
@@ -63,20 +69,24 @@ class GeminiProvider(Provider):
             contents.append(
                 {"role": "model" if turn.role == "assistant" else "user", "parts": parts}
             )
-        return {
-            "contents": contents,
-            "generationConfig": {
-                "temperature": request.temperature,
-                "maxOutputTokens": request.max_tokens,
-                "responseMimeType": "application/json",
-                "responseSchema": to_gemini_schema(request.schema),
-            },
+        config: dict[str, Any] = {
+            "maxOutputTokens": request.max_tokens,
+            "responseMimeType": "application/json",
+            "responseSchema": to_gemini_schema(request.schema),
         }
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.thinking_budget is not None:
+            # Thinking tokens count against maxOutputTokens; 0 turns thinking off where the
+            # model allows it, -1 lets the model decide.
+            config["thinkingConfig"] = {"thinkingBudget": request.thinking_budget}
+        return {"contents": contents, "generationConfig": config}
 
     def parse(self, body: Any) -> Reply:
         try:
             usage = body.get("usageMetadata") or {}
             candidates = body.get("candidates") or []
+            truncated = bool(candidates) and candidates[0].get("finishReason") == "MAX_TOKENS"
             if candidates:
                 parts = (candidates[0].get("content") or {}).get("parts") or []
                 # Thinking models may return their thoughts as parts flagged "thought".
@@ -89,7 +99,9 @@ class GeminiProvider(Provider):
                 text=text,
                 reply_id=str(body["responseId"]) if body.get("responseId") is not None else None,
                 tokens_in=int(usage.get("promptTokenCount") or 0),
-                tokens_out=int(usage.get("candidatesTokenCount") or 0),
+                tokens_out=int(usage.get("candidatesTokenCount") or 0)
+                + int(usage.get("thoughtsTokenCount") or 0),
+                truncated=truncated,
             )
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise ProtocolError(

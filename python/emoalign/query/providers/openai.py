@@ -6,6 +6,7 @@ for with ``response_format = {"type": "json_schema", "json_schema": {..., "stric
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,12 +14,18 @@ from emoalign.query.providers.base import ProtocolError, Provider, Reply, b64, i
 from emoalign.query.request import Image, Request, Text
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Reasoning models (o1, o3, o4-mini, gpt-5 and its point releases) answer a temperature other than
+# their default with HTTP 400; their "-chat" variants are ordinary chat models and accept one.
+_REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o\d+|gpt-5)(?:[.-](?!.*chat)|$)", re.IGNORECASE)
 
 
 class OpenAIProvider(Provider):
     name = "openai"
     default_base_url = OPENAI_BASE_URL
     default_key_envs = ("OPENAI_API_KEY",)
+
+    def default_temperature(self) -> float | None:
+        return None if _REASONING_MODEL.match(self.model) else 0.0
 
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
@@ -48,7 +55,6 @@ class OpenAIProvider(Provider):
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
-            "temperature": request.temperature,
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {
@@ -62,11 +68,14 @@ class OpenAIProvider(Provider):
         # (vLLM, Ollama, llama.cpp) document max_tokens.
         limit_key = "max_completion_tokens" if self.base_url == OPENAI_BASE_URL else "max_tokens"
         body[limit_key] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
         return body
 
     def parse(self, body: Any) -> Reply:
         try:
-            message = body["choices"][0]["message"]
+            choice = body["choices"][0]
+            message = choice["message"]
             # A refusal comes with content null and the explanation in "refusal".
             text = message.get("content") or message.get("refusal") or ""
             usage = body.get("usage") or {}
@@ -75,6 +84,7 @@ class OpenAIProvider(Provider):
                 reply_id=str(body["id"]) if body.get("id") is not None else None,
                 tokens_in=int(usage.get("prompt_tokens") or 0),
                 tokens_out=int(usage.get("completion_tokens") or 0),
+                truncated=choice.get("finish_reason") == "length",
             )
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise ProtocolError(

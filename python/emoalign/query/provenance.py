@@ -1,0 +1,121 @@
+"""What produced a query table, stored in its Parquet file's key-value metadata.
+
+A table of model judgements is reproducible only with the model, the prompts and the settings
+that produced it, and it is dated by its replies (a model name can serve different weights over
+time). :func:`query_provenance` gathers these after a run; ``write_parquet(..., provenance=...)``
+stores them as JSON under :data:`PROVENANCE_KEY`, and :func:`read_provenance` reads them back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+
+import emoalign
+from emoalign.query.cost import Usage
+from emoalign.query.engine import QueryOptions
+from emoalign.query.providers.base import Provider
+from emoalign.query.request import canonical_schema
+from emoalign.query.tasks import Task
+
+PROVENANCE_KEY = "emoalign.query"
+FORMAT = 1
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def query_provenance(
+    provider: Provider, task: Task, sampling: Any, options: QueryOptions, usage: Usage
+) -> dict[str, Any]:
+    """The provenance record of a finished run.
+
+    Parameters
+    ----------
+    provider
+        The provider that answered (its name, endpoint and model; never its key).
+    task
+        The task asked: its instruction template is stored verbatim, with digests of the
+        template, of the instruction as rendered for ``sampling.frames`` frames, and of the
+        reply schema.
+    sampling
+        The video sampling settings (a dataclass, stored field by field).
+    options
+        The request settings, with ``temperature="auto"`` already decided for the model
+        (``QueryOptions.for_provider``); None means the key was left out.
+    usage
+        The run's counters; its first and last reply times date the table (a replayed reply
+        keeps the time it first arrived).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable. ``deidentification`` is None: no de-identification step ran.
+    """
+    template = task.instruction_template
+    schema = canonical_schema(task.schema())
+    instruction = task.instruction(sampling.frames)
+    return {
+        "format": FORMAT,
+        "emoalign_version": emoalign.__version__,
+        "written": _iso(datetime.now(UTC).timestamp()),
+        "provider": provider.name,
+        "base_url": provider.base_url,
+        "model": provider.model,
+        "task": task.name,
+        "prompts": {
+            "template": template,
+            "template_sha256": _sha256(template),
+            "instruction_frames": sampling.frames,
+            "instruction_sha256": _sha256(instruction),
+            "schema_sha256": _sha256(schema),
+        },
+        "sampling": dataclasses.asdict(sampling),
+        "generation": {
+            "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
+            "max_tokens_cap": options.token_cap,
+            "thinking_budget": options.thinking_budget,
+            "repeats": options.repeats,
+            "reasks": options.reasks,
+        },
+        # Filled by a de-identification step (faces, voices, names) when one is applied.
+        "deidentification": None,
+        "replies": {
+            "first": _iso(usage.first_reply),
+            "last": _iso(usage.last_reply),
+            "paid": usage.paid_replies,
+            "cached": usage.cached_replies,
+        },
+    }
+
+
+def provenance_metadata(record: dict[str, Any]) -> dict[str, str]:
+    """The Parquet key-value metadata that holds ``record``."""
+    return {PROVENANCE_KEY: json.dumps(record, ensure_ascii=False, sort_keys=True)}
+
+
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The provenance record of a Parquet file written by ``emoalign query``, or None.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    """
+    metadata = pq.read_metadata(os.fspath(path)).metadata or {}
+    raw = metadata.get(PROVENANCE_KEY.encode())
+    return None if raw is None else json.loads(raw)
