@@ -117,6 +117,7 @@ def _short_id(item: pytest.Item) -> str:
     return f"{item.cls.__name__}::{item.name}" if item.cls else item.name
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k/-m deselect: the lists are checked on everything
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     ids = {_short_id(item) for item in items}
     stale = set(EXPECTED_DIFFERENCES) - ids
