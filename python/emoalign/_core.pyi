@@ -51,7 +51,7 @@ def entropic_gw(
     inner_max_iter: int = 1000,
     inner_tol: float = 1e-9,
     relative_tol: bool = True,
-    accelerate: bool = True,
+    accelerate: bool = False,
     callback: Callable[[int, float, float, int], Any] | None = None,
 ) -> _GWRaw: ...
 def gw_value(C1: _Float, C2: _Float, T: _Float, loss_fun: str = "square_loss") -> float: ...

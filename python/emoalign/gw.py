@@ -3,7 +3,7 @@
 ``entropic_gromov_wasserstein``, ``entropic_gromov_wasserstein2``, ``init_matrix`` and ``gwloss``
 are drop-ins for POT's functions of the same names (same arguments, same fixed points); the
 solvers run in the Rust core. ``entropic_gw`` is the richer entry point: it returns a
-:class:`GWResult` with the dual potentials that warm-start a neighbouring solve, and diagnostics.
+``GWResult`` with the dual potentials that warm-start a neighbouring solve, and diagnostics.
 ``gw_value`` is the GW loss of a plan straight from the two cost matrices.
 
 What still differs from POT is listed in ``docs/pot-differences.md``.
@@ -110,7 +110,7 @@ def entropic_gw(
     inner_max_iter: int = 1000,
     inner_tol: float = 1e-9,
     relative_tol: bool = True,
-    accelerate: bool = True,
+    accelerate: bool = False,
     callback: ProgressCallback | None = None,
     verbose: bool = False,
     warn: bool = True,
@@ -119,18 +119,16 @@ def entropic_gw(
 
     Finds a stationary point of
 
-    .. math::
+    $$\min_{T \in U(p, q)} \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl}) T_{ij} T_{kl}
+    - \varepsilon H(T), \qquad H(T) = -\sum_{ij} T_{ij} (\log T_{ij} - 1),$$
 
-        \min_{T \in U(p, q)} \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl}) T_{ij} T_{kl}
-        - \varepsilon H(T), \qquad H(T) = -\sum_{ij} T_{ij} (\log T_{ij} - 1),
-
-    over couplings :math:`U(p, q) = \{T \ge 0 : T 1 = p, T^\top 1 = q\}`, by the projected
+    over couplings $U(p, q) = \{T \ge 0 : T 1 = p, T^\top 1 = q\}$, by the projected
     gradient iteration of Peyré, Cuturi & Solomon (2016) (``solver="PGD"``),
-    :math:`T \leftarrow \arg\min_{P \in U(p,q)} \langle M(T), P \rangle - \varepsilon H(P)`,
+    $T \leftarrow \arg\min_{P \in U(p,q)} \langle M(T), P \rangle - \varepsilon H(P)$,
     or the proximal point iteration of Xu et al. (2019) (``"PPA"``), which adds
-    :math:`\varepsilon \mathrm{KL}(P \| T)` instead. :math:`M(T)` is the gradient's tensor
+    $\varepsilon \mathrm{KL}(P \| T)$ instead. $M(T)$ is the gradient's tensor
     product computed in the separable form of Peyré et al.'s Proposition 1: two vectors and one
-    product :math:`h_1(C^1)\, T\, h_2(C^2)^\top`. Every projection is a stabilised log-domain
+    product $h_1(C^1)\, T\, h_2(C^2)^\top$. Every projection is a stabilised log-domain
     Sinkhorn warm-started from the previous one's potentials (with a Sinkhorn-Newton polish at
     small ε). The map iterated is POT's, so are its fixed points.
 
@@ -145,12 +143,12 @@ def entropic_gw(
         Entropic regularisation ε > 0. Smaller is sharper and slower; below about 1e-3 on costs
         scaled to [0, 1] the projections need the Newton polish.
     loss_fun : {"square_loss", "kl_loss"}
-        :math:`L(a, b) = (a - b)^2` or :math:`a \log(a / b) - a + b` (costs must be positive).
+        $L(a, b) = (a - b)^2$ or $a \log(a / b) - a + b$ (costs must be positive).
     symmetric : bool, optional
         Whether C1 and C2 are symmetric. ``None`` tests it as POT does (``allclose`` at 1e-10);
         for asymmetric costs the gradient averages those of (C1, C2) and (C1ᵀ, C2ᵀ).
     G0 : array_like, shape (n, m), optional
-        Initial plan (default :math:`p q^\top`).
+        Initial plan (default $p q^\top$).
     potentials : pair of array_like, optional
         Dual potentials (f, g) of an earlier result (``GWResult.potentials``) to warm-start from,
         for instance the solve at a neighbouring ε.
@@ -159,8 +157,8 @@ def entropic_gw(
     max_iter : int, default 1000
         Outer iterations at most.
     tol : float, default 1e-9
-        Stop when :math:`\|T_k - T_{k-1}\|_F` falls to ``tol``: relative to
-        :math:`\|T_k\|_F` when ``relative_tol``, else absolute as in POT. Floored at what the
+        Stop when $\|T_k - T_{k-1}\|_F$ falls to ``tol``: relative to
+        $\|T_k\|_F$ when ``relative_tol``, else absolute as in POT. Floored at what the
         dtype resolves (ten ulp of the plan, and the gradient's rounding amplified by 1/ε).
     inner_max_iter : int, default 1000
         Sinkhorn iterations at most per projection (POT's ``numItermax``).
@@ -170,20 +168,26 @@ def entropic_gw(
         relative change.
     relative_tol : bool, default True
         See ``tol``.
-    accelerate : bool, default True
-        Anderson-accelerate the outer PGD iteration once it converges slowly (far fewer
-        iterations at small ε). An extrapolation is kept only while it stays in the basin the
-        plain iteration was converging to: within three times the plain iteration's predicted
-        remaining distance, at an entropic objective no worse than where acceleration began,
-        and followed by 30 plain steps that contract. Otherwise the solve goes on plainly from
-        where acceleration began, so the fixed point reached is the plain iteration's.
+    accelerate : bool, default False
+        Anderson-accelerate the outer PGD iteration once it converges slowly. Extrapolation can
+        leap to another stationary point (a saddle the plain iteration only passes), so it is
+        kept only while it stays where the plain iteration was heading: each extrapolated
+        iterate within three times the plain iteration's predicted remaining distance of the
+        iterate acceleration began at, a fixed point whose entropic objective
+        $\tfrac12 \mathrm{GW}(T) + \varepsilon \sum T \log T$ is no higher than there, and
+        30 plain steps from it that contract. Otherwise the solve resumes plainly from where
+        acceleration began. The objective test is conservative: the plain iteration's
+        objective is not monotone, so it can reject a good extrapolation, and then the solve
+        costs the plain iteration's steps plus the rejected ones (measured on 500-point RDMs:
+        1.3× faster at ε = 1e-2, 0.9–1.0× at ε ≤ 3e-3). Off by default so that a solve reaches
+        the plain iteration's (POT's) fixed point by construction.
     callback : callable, optional
         ``callback(iteration, relative_change, marginal_error, sinkhorn_iterations)`` after each
         outer iteration.
     verbose : bool, default False
         Print the same numbers as a table.
     warn : bool, default True
-        Warn with :class:`ConvergenceWarning` when the solve stops unconverged.
+        Warn with ``ConvergenceWarning`` when the solve stops unconverged.
 
     Returns
     -------
@@ -212,12 +216,14 @@ def entropic_gw(
 
     References
     ----------
-    .. [1] G. Peyré, M. Cuturi, J. Solomon. "Gromov-Wasserstein averaging of kernel and distance
-       matrices." ICML 2016.
-    .. [2] H. Xu, D. Luo, H. Zha, L. Carin. "Gromov-Wasserstein learning for graph matching and
-       node embedding." ICML 2019.
-    .. [3] H. F. Walker, P. Ni. "Anderson acceleration for fixed-point iterations." SIAM J.
-       Numer. Anal. 49(4), 2011.
+    Peyré, G., Cuturi, M. and Solomon, J. (2016). Gromov-Wasserstein averaging of kernel and
+    distance matrices. *ICML*, PMLR 48, 2664–2672.
+
+    Xu, H., Luo, D., Zha, H. and Carin, L. (2019). Gromov-Wasserstein learning for graph matching
+    and node embedding. *ICML*, PMLR 97, 6932–6941.
+
+    Walker, H. F. and Ni, P. (2011). Anderson acceleration for fixed-point iterations. *SIAM J.
+    Numer. Anal.* 49(4), 1715–1735.
 
     Examples
     --------
@@ -311,13 +317,13 @@ def entropic_gromov_wasserstein(
     r"""Drop-in for POT's ``ot.gromov.entropic_gromov_wasserstein``: the entropic GW plan.
 
     Same arguments, same iteration from the same start (the plain PGD or PPA map, without
-    :func:`entropic_gw`'s acceleration), hence the same fixed point; see :func:`entropic_gw`
-    for the maths. ``tol`` bounds the absolute change :math:`\|T_k - T_{k-1}\|_F`, as in POT.
+    ``entropic_gw``'s acceleration), hence the same fixed point; see ``entropic_gw``
+    for the maths. ``tol`` bounds the absolute change $\|T_k - T_{k-1}\|_F$, as in POT.
 
     Parameters
     ----------
     C1, C2, p, q, loss_fun, epsilon, symmetric, G0, max_iter, tol, solver
-        As in POT (and :func:`entropic_gw`).
+        As in POT (and ``entropic_gw``).
     warmstart : bool
         Accepted for compatibility: potentials are always carried between outer iterations here,
         which changes the cost of a solve, not its answer.
@@ -329,7 +335,7 @@ def entropic_gromov_wasserstein(
         ``n_iter``, ``n_inner_iter``, ``marginal_error`` and ``potentials``.
     **kwargs
         What POT passes on to its Sinkhorn: ``numItermax`` and ``stopThr`` set the inner limits;
-        ``warn=False`` silences the :class:`ConvergenceWarning`; ``tol_rel`` and ``tol_abs``
+        ``warn=False`` silences the ``ConvergenceWarning``; ``tol_rel`` and ``tol_abs``
         (which POT's ``solve_gromov`` passes and its Sinkhorn ignores) are ignored likewise.
         Other names are ignored with a warning.
 
@@ -382,7 +388,7 @@ def entropic_gromov_wasserstein2(
 ) -> float | tuple[float, dict[str, Any]]:
     """Drop-in for POT's ``ot.gromov.entropic_gromov_wasserstein2``: the GW loss of the plan.
 
-    Same arguments as :func:`entropic_gromov_wasserstein`. Returns the GW loss of the entropic
+    Same arguments as ``entropic_gromov_wasserstein``. Returns the GW loss of the entropic
     plan, without the entropy term (POT's ``gw_dist``), and with ``log=True`` also the log, whose
     ``"T"`` holds the plan.
     """
@@ -410,11 +416,9 @@ def entropic_gromov_wasserstein2(
 def gw_value(C1: _Matrix, C2: _Matrix, T: _Matrix, loss_fun: LossFun = "square_loss") -> float:
     r"""The GW loss of a plan, from the two cost matrices.
 
-    .. math::
+    $$\mathrm{GW}(T) = \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl})\, T_{ij} T_{kl}$$
 
-        \mathrm{GW}(T) = \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl})\, T_{ij} T_{kl}
-
-    computed in :math:`O(n^2 m + n m^2)` by the separable form of Peyré et al. (2016), with the
+    computed in $O(n^2 m + n m^2)$ by the separable form of Peyré et al. (2016), with the
     constant part taken at the plan's own marginals, so any non-negative T is valid (for a
     coupling of (p, q) this is POT's ``gwloss(*init_matrix(C1, C2, p, q), T)``).
 
@@ -464,11 +468,11 @@ def init_matrix(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     r"""Drop-in for POT's ``ot.gromov.init_matrix``: the parts of the GW gradient.
 
-    For :math:`L(a, b) = f_1(a) + f_2(b) - h_1(a) h_2(b)` (Peyré et al. 2016, Prop. 1) returns
-    :math:`\mathrm{constC} = f_1(C^1) p 1^\top + 1 q^\top f_2(C^2)^\top`,
-    :math:`h_1(C^1)` and :math:`h_2(C^2)`. Numpy arrays only (``nx`` must be None or POT's numpy
-    backend). :func:`entropic_gw` never builds the n × m ``constC``; this is for code written
-    against POT's :func:`gwloss`.
+    For $L(a, b) = f_1(a) + f_2(b) - h_1(a) h_2(b)$ (Peyré et al. 2016, Prop. 1) returns
+    $\mathrm{constC} = f_1(C^1) p 1^\top + 1 q^\top f_2(C^2)^\top$,
+    $h_1(C^1)$ and $h_2(C^2)$. Numpy arrays only (``nx`` must be None or POT's numpy
+    backend). ``entropic_gw`` never builds the n × m ``constC``; this is for code written
+    against POT's ``gwloss``.
 
     Returns
     -------
@@ -493,11 +497,11 @@ def init_matrix(
 
 
 def gwloss(constC: _Matrix, hC1: _Matrix, hC2: _Matrix, T: _Matrix, nx: Any = None) -> float:
-    r"""Drop-in for POT's ``ot.gromov.gwloss``: :math:`\sum (\mathrm{constC} - h_1 T h_2^\top)
-    \odot T`, from the output of :func:`init_matrix`.
+    r"""Drop-in for POT's ``ot.gromov.gwloss``: $\sum (\mathrm{constC} - h_1 T h_2^\top)
+    \odot T$, from the output of ``init_matrix``.
 
     Numpy arrays only (``nx`` must be None or POT's numpy backend). Without ``init_matrix``'s
-    n × m ``constC``, :func:`gw_value` gives the same number from C1, C2 and T.
+    n × m ``constC``, ``gw_value`` gives the same number from C1, C2 and T.
 
     Raises
     ------

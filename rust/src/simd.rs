@@ -1,10 +1,11 @@
 //! Building blocks for loops that the compiler vectorises.
 //!
-//! The crate is built for baseline x86-64 (SSE2), so hot n × m passes are compiled again for
-//! AVX-512 and AVX2 with `#[multiversion(targets(...))]` and picked at run time; the helpers here
-//! are `#[inline(always)]` so they take on the caller's target features. Two things stop LLVM
-//! from vectorising a plain loop, and both are avoided here: a single running sum (a serial
-//! chain of dependent adds, since float addition is not reassociated) and a call to libm's `exp`.
+//! The crate is built for x86-64-v2 (SSE4.2, `.cargo/config.toml`), so hot n × m passes are
+//! compiled again for AVX-512 and AVX2 with `#[multiversion(targets(...))]` and picked at run
+//! time; the helpers here are `#[inline(always)]` so they take on the caller's target features.
+//! Two things stop LLVM from vectorising a plain loop, and both are avoided here: a single
+//! running sum (a serial chain of dependent adds, since float addition is not reassociated) and
+//! a call to libm's `exp`.
 
 use crate::real::Real;
 

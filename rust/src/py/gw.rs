@@ -168,7 +168,7 @@ fn positive(x: f64, name: &str, fix: &str) -> CoreResult<f64> {
 #[pyfunction]
 #[pyo3(signature = (C1, C2, p=None, q=None, loss_fun="square_loss", epsilon=0.1, symmetric=None, G0=None,
                     potentials=None, max_iter=1000, tol=1e-9, solver="PGD", inner_max_iter=1000,
-                    inner_tol=1e-9, relative_tol=true, accelerate=true, callback=None))]
+                    inner_tol=1e-9, relative_tol=true, accelerate=false, callback=None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn entropic_gw<'py>(
     py: Python<'py>,
