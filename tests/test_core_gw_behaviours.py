@@ -190,8 +190,11 @@ def test_log_contents_and_value_of_the_plan() -> None:
     assert emoalign.entropic_gromov_wasserstein2(*args, tol=TOL) == value
     np.testing.assert_allclose(log2["T"], plan, rtol=0, atol=1e-15)
     assert value == log2["gw_dist"] == pytest.approx(log["gw_dist"], rel=1e-12)
-    # The same plan, evaluated by POT: sums of 4900 products in a different order, 1e-12.
+    # The same plan, evaluated by POT and by emoalign's POT-signature gwloss: sums of 4900
+    # products in a different order, 1e-12.
     assert value == pytest.approx(pot_gw_value(C1, C2, p, q, plan, "square_loss"), rel=1e-12)
+    own = emoalign.gwloss(*emoalign.init_matrix(C1, C2, p, q, "square_loss"), plan)
+    assert value == pytest.approx(own, rel=1e-12)
     ref_plan, ref_log = ot.gromov.entropic_gromov_wasserstein(*args, tol=TOL, log=True)
     assert value == pytest.approx(ref_log["gw_dist"], rel=VALUE_RTOL)
     np.testing.assert_allclose(plan, ref_plan, rtol=0, atol=PLAN_ATOL)
