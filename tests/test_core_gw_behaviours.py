@@ -1,6 +1,6 @@
 """The entropic GW drop-ins against POT on the behaviours POT's own ``test/gromov/test_bregman.py``
 covers (that file is not in POT's sdist, so scripts/peer_suites.sh cannot run it): the
-``symmetric`` flag, asymmetric costs, G0, kl_loss, PPA, float32/float64 in and out, the log, and
+``symmetric`` flag, asymmetric costs, G0, kl_loss, PPA, float32/float64 in and out, the log, verbose and
 ``entropic_gromov_wasserstein2``'s value against the GW loss of its plan.
 
 Reference runs: POT with ``tol=1e-11`` and the drop-ins with the same ``tol``. Both iterate the
@@ -271,3 +271,16 @@ def test_stopped_early_the_plan_still_has_the_marginals() -> None:
         T = emoalign.entropic_gromov_wasserstein(C1, C2, p, q, epsilon=1e-2, max_iter=10)
     assert np.abs(T.sum(1) - p).sum() <= 1e-4
     assert np.abs(T.sum(0) - q).sum() <= 1e-4
+
+
+def test_verbose_prints_one_row_per_iteration(capsys: pytest.CaptureFixture[str]) -> None:
+    """POT's tests run with verbose=True; here each outer iteration prints its number, relative
+    change, marginal error and Sinkhorn passes, under a header, and the log says how many."""
+    C1, C2 = gaussian_space(6, 32), gaussian_space(7, 33)
+    _, log = emoalign.entropic_gromov_wasserstein(C1, C2, epsilon=0.1, verbose=True, log=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("|")[0].strip() == "It."
+    rows = [line.split("|") for line in lines if line.split("|")[0].strip().isdigit()]
+    assert [int(row[0]) for row in rows] == list(range(1, log["n_iter"] + 1))
+    assert [float(row[1]) for row in rows] == pytest.approx(log["err"], rel=1e-4)  # 5 digits
+    assert sum(int(row[3]) for row in rows) == log["n_inner_iter"]
