@@ -1,7 +1,7 @@
 """The entropic GW drop-ins against POT on the behaviours POT's own ``test/gromov/test_bregman.py``
 covers (that file is not in POT's sdist, so scripts/peer_suites.sh cannot run it): the
-``symmetric`` flag, asymmetric costs, G0, kl_loss, PPA, float32/float64 in and out, the log, verbose and
-``entropic_gromov_wasserstein2``'s value against the GW loss of its plan.
+``symmetric`` flag, asymmetric costs, G0, kl_loss, PPA, float32/float64 in and out, the log,
+verbose, and ``entropic_gromov_wasserstein2``'s value against the GW loss of its plan.
 
 Reference runs: POT with ``tol=1e-11`` and the drop-ins with the same ``tol``. Both iterate the
 same map from the same start and stop once a step moves the plan by <= 1e-11 (Frobenius norm).
