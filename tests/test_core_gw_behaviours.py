@@ -284,3 +284,17 @@ def test_verbose_prints_one_row_per_iteration(capsys: pytest.CaptureFixture[str]
     assert [int(row[0]) for row in rows] == list(range(1, log["n_iter"] + 1))
     assert [float(row[1]) for row in rows] == pytest.approx(log["err"], rel=1e-4)  # 5 digits
     assert sum(int(row[3]) for row in rows) == log["n_inner_iter"]
+
+
+def test_value_has_the_inputs_dtype_as_in_pot() -> None:
+    """POT's backend returns the GW value as a scalar of the costs' dtype; so do the drop-ins."""
+    rng = np.random.default_rng(5)
+    C = rng.random((8, 8))
+    C = (C + C.T) / 2
+    for dtype in (np.float32, np.float64):
+        Ct = C.astype(dtype)
+        value = emoalign.entropic_gromov_wasserstein2(Ct, Ct, epsilon=0.1)
+        ref = ot.gromov.entropic_gromov_wasserstein2(Ct, Ct, epsilon=0.1)
+        assert type(value) is type(ref) is dtype
+        _, log = emoalign.entropic_gromov_wasserstein(Ct, Ct, epsilon=0.1, log=True)
+        assert type(log["gw_dist"]) is dtype

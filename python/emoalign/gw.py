@@ -288,7 +288,8 @@ def entropic_gw(
 def _pot_log(result: GWResult) -> dict[str, Any]:
     return {
         "err": result.history,
-        "gw_dist": result.gw_dist,
+        # A numpy scalar of the plan's dtype, as POT's backend returns it.
+        "gw_dist": result.plan.dtype.type(result.gw_dist),
         "converged": result.converged,
         "n_iter": result.n_iter,
         "n_inner_iter": result.n_inner_iter,
