@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet -e '.[test]'
 
+# espeak-ng speaks the sentence that the voice-anonymisation tests run through McAdams.
+if ! command -v espeak-ng >/dev/null 2>&1; then
+    sudo_cmd=$([[ $(id -u) -eq 0 ]] && echo "" || echo "sudo")
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq espeak-ng
+fi
+
 if [[ -z "${EMOALIGN_TEST_PG_URL:-}" ]]; then
     EMOALIGN_TEST_PG_URL=$(bash scripts/start_postgres.sh)
     export EMOALIGN_TEST_PG_URL

@@ -34,7 +34,7 @@ from tenacity import (
 from emoalign.query.bodies import Bodies
 from emoalign.query.cache import Cache
 from emoalign.query.cost import Usage
-from emoalign.query.providers.base import ProtocolError, Provider, Reply
+from emoalign.query.providers.base import PayloadTooLarge, ProtocolError, Provider, Reply
 from emoalign.query.replies import ReplyStore
 from emoalign.query.request import Request, Text, cache_key
 from emoalign.query.tasks import InvalidReply
@@ -192,7 +192,7 @@ class Engine:
         for _ in range(self.options.reasks + 1):
             try:
                 reply = await self._reply(self.key(request), request, images)
-            except (TransientError, RequestFailed) as exc:
+            except (TransientError, RequestFailed, PayloadTooLarge) as exc:
                 self.usage.errors += 1
                 return Outcome("error", error=self.provider.redact(str(exc)))
             try:
@@ -249,7 +249,7 @@ class Engine:
         return reply
 
     async def _send(self, request: Request, images: ImageLoader | None) -> Reply:
-        needed = request.image_digests
+        needed = request.media_digests
         loaded: Mapping[str, bytes] = await images() if (needed and images is not None) else {}
         body = self._bodies.get(request, loaded)
         tokens = estimate_tokens(request) if self._tpm is not None else 0

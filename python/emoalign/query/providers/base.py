@@ -48,6 +48,10 @@ class ProtocolError(Exception):
     """A 200 response whose body is not what the protocol documents (treated as transient)."""
 
 
+class PayloadTooLarge(ValueError):
+    """A request whose media exceed what the provider accepts inline; fails that unit only."""
+
+
 class Provider(ABC):
     """One HTTP API. Subclasses set the class variables and build/parse the JSON bodies."""
 
