@@ -1,34 +1,50 @@
 """``query`` / ``aquery``: ask a model about every video and collect the long-form table.
 
 Per video: a sampling plan (restored from the cache by file identity, or decoded), then one
-request per (window, repeat). Pixels are decoded only when some request actually has to be sent,
-so replaying a finished study reads nothing but the cache.
+request per (window, repeat), or, in the two-stage pipeline, one description per (window,
+modality), one fusion per window (and one per video for several windows) and one final request
+per repeat. Pixels and audio are decoded only when some request actually has to be sent, so
+replaying a finished study reads nothing but the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import polars as pl
 from tqdm.auto import tqdm
 
+from emoalign.deid.settings import Deidentify
 from emoalign.query.cache import Cache, default_cache_path
 from emoalign.query.cost import Usage
-from emoalign.query.engine import Engine, ImageLoader, QueryOptions
+from emoalign.query.engine import Engine, ImageLoader, Outcome, QueryOptions
+from emoalign.query.modalities import find_nfbl, nfbl_text, parse_modalities
 from emoalign.query.output import Rows, write_parquet
+from emoalign.query.pipeline import (
+    Descriptions,
+    Prompts,
+    describe_request,
+    fuse_video_request,
+    fuse_window_request,
+    parse_text,
+)
 from emoalign.query.providers import Provider, make_provider
-from emoalign.query.request import Request
+from emoalign.query.request import Audio, Request
 from emoalign.query.tasks import Task, make_task
 from emoalign.query.video import (
     Sampling,
     VideoError,
     VideoPlan,
+    Window,
     find_transcript,
     list_videos,
     plan_key,
@@ -41,6 +57,11 @@ log = logging.getLogger("emoalign.query")
 PathLike = str | os.PathLike[str]
 Videos = PathLike | Sequence[PathLike] | Mapping[str, PathLike]
 CacheSpec = PathLike | Cache | Literal[False] | None
+PIPELINES = ("one-stage", "two-stage")
+T = TypeVar("T")
+# Stand-ins for a window where a sidecar has nothing: the model is told, not left guessing.
+_SILENT = "(Nothing is said in this part of the video.)"
+_NO_CUES = "(No body-language cues were annotated for this part of the video.)"
 
 
 class FramesChanged(Exception):
@@ -77,6 +98,30 @@ def open_cache(cache: CacheSpec) -> tuple[Cache | None, bool]:
     )
 
 
+@dataclass(frozen=True)
+class Pipeline:
+    """What a study sends and how: modalities, one or two stages, and the stage engines.
+
+    ``modalities`` None is the classic request (frames, plus the transcript when a sidecar
+    exists); an explicit tuple makes every listed modality required, and a video lacking one is
+    reported for it. ``describe`` and ``fuse`` are the engines of stages 1 and 2.
+    """
+
+    modalities: tuple[str, ...] | None = None
+    two_stage: bool = False
+    prompts: Prompts = field(default_factory=Prompts)
+    describe: Engine | None = None
+    fuse: Engine | None = None
+    descriptions: Descriptions | None = None
+
+
+class _StageFailed(Exception):
+    def __init__(self, status: str, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
 class _Study:
     def __init__(
         self,
@@ -86,6 +131,7 @@ class _Study:
         options: QueryOptions,
         cache: Cache | None,
         rows: Rows,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.engine = engine
         self.task = task
@@ -93,6 +139,7 @@ class _Study:
         self.options = options
         self.cache = cache
         self.rows = rows
+        self.pipeline = pipeline or Pipeline()
         # Decoding is CPU-bound work in threads: one per core is enough.
         self._decode_slots = asyncio.Semaphore(os.cpu_count() or 1)
         # Bounds how many videos hold decoded frames in memory at once.
@@ -122,9 +169,9 @@ class _Study:
         finally:
             bar.close()
 
-    async def _decode(self, path: Path) -> VideoPlan:
+    async def _decode(self, path: Path, video_id: str) -> VideoPlan:
         async with self._decode_slots:
-            return await asyncio.to_thread(sample_video, path, self.sampling)
+            return await asyncio.to_thread(sample_video, path, self.sampling, speaker=video_id)
 
     async def _video(self, video_id: str, path: Path) -> None:
         decoded: VideoPlan | None = None
@@ -135,34 +182,87 @@ class _Study:
             nonlocal decoded
             async with lock:
                 if decoded is None:
-                    decoded = await self._decode(path)
+                    decoded = await self._decode(path, video_id)
                     if self.cache is not None and key is not None:
                         self.cache.put_plan(key, decoded.to_json())
             return decoded
 
+        two_stage = self.pipeline.two_stage
         try:
             key = plan_key(path, self.sampling)
             stored = self.cache.get_plan(key) if self.cache is not None else None
             plan = VideoPlan.from_json(stored) if stored is not None else await decode()
         except (VideoError, OSError) as exc:
-            for repeat in range(self.options.repeats):
-                self._fail(video_id, 0, repeat, "video_error", str(exc))
+            self._fail_all(video_id, 1, "video_error", str(exc))
             return
+        # Two-stage runs answer once per video (on the video-level account): window 0.
+        n_units = 1 if two_stage else len(plan.windows)
         sidecar = find_transcript(path)
+        nfbl = find_nfbl(path)
+        missing = self._missing(path, plan, sidecar)
+        if missing is not None:
+            self._fail_all(video_id, n_units, "video_error", missing)
+            return
+        if two_stage:
+            await self._two_stage(video_id, plan, decode, sidecar, nfbl)
+            return
         units = []
         for w in range(len(plan.windows)):
             # One prompt per window; its samples share its canonical form and encoded body.
             try:
-                prompt = self._request(plan, w, sidecar)
-            except OSError as exc:  # an unreadable transcript fails this window's units only
+                prompt = self._request(plan, w, sidecar, nfbl)
+            except (OSError, ValueError) as exc:  # an unreadable sidecar fails this window only
                 for repeat in range(self.options.repeats):
                     self._fail(video_id, w, repeat, "video_error", str(exc) or type(exc).__name__)
                 continue
             units += [
-                self._unit(video_id, plan, w, prompt.for_repeat(repeat), sidecar, decode)
+                self._unit(video_id, plan, w, prompt.for_repeat(repeat), sidecar, nfbl, decode)
                 for repeat in range(self.options.repeats)
             ]
         await asyncio.gather(*units)
+
+    def _missing(self, path: Path, plan: VideoPlan, sidecar: Path | None) -> str | None:
+        """Why this video cannot give a modality that was asked for, or None."""
+        wanted = self.pipeline.modalities or ()
+        if "audio" in wanted and plan.no_audio:
+            return f"{path.name}: no audio stream, which modality 'audio' needs"
+        if "text" in wanted and sidecar is None:
+            return (
+                f"{path.name}: no transcript sidecar ({path.stem}.srt or {path.stem}.txt), "
+                "which modality 'text' needs"
+            )
+        return None
+
+    def _fail_all(self, video_id: str, windows: int, status: str, error: str) -> None:
+        for w in range(windows):
+            for repeat in range(self.options.repeats):
+                self._fail(video_id, w, repeat, status, error)
+
+    async def _ask_media(
+        self,
+        engine: Engine,
+        build: Callable[[VideoPlan], Request],
+        parse: Callable[[str], T],
+        plan: VideoPlan,
+        w: int,
+        decode: Callable[[], Awaitable[VideoPlan]],
+    ) -> Outcome[T]:
+        """Ask a request about window ``w``; its media are decoded only if it must be sent."""
+
+        def loader(target: VideoPlan) -> ImageLoader:
+            async def media() -> Mapping[str, bytes]:
+                got = (await decode()).images()
+                if any(d not in got for d in target.windows[w].digests()):
+                    raise FramesChanged
+                return got
+
+            return media
+
+        try:
+            return await engine.ask(build(plan), parse, loader(plan))
+        except FramesChanged:
+            fresh = await decode()
+            return await engine.ask(build(fresh), parse, loader(fresh))
 
     async def _unit(
         self,
@@ -171,30 +271,26 @@ class _Study:
         w: int,
         request: Request,
         sidecar: Path | None,
+        nfbl: Path | None,
         decode: Callable[[], Awaitable[VideoPlan]],
     ) -> None:
-        def loader(target: VideoPlan) -> ImageLoader:
-            async def images() -> Mapping[str, bytes]:
-                got = (await decode()).images()
-                if any(f.digest not in got for f in target.windows[w].frames):
-                    raise FramesChanged
-                return got
-
-            return images
-
-        parse = self.task.parse
         repeat = request.repeat
+
+        def build(target: VideoPlan) -> Request:
+            if target is plan:
+                return request
+            return self._request(target, w, sidecar, nfbl).for_repeat(repeat)
+
         try:
-            try:
-                outcome = await self.engine.ask(request, parse, loader(plan))
-            except FramesChanged:
-                fresh = await decode()
-                outcome = await self.engine.ask(
-                    self._request(fresh, w, sidecar).for_repeat(repeat), parse, loader(fresh)
-                )
+            outcome = await self._ask_media(self.engine, build, self.task.parse, plan, w, decode)
         except (VideoError, OSError) as exc:
             self._fail(video_id, w, repeat, "video_error", str(exc) or type(exc).__name__)
             return
+        self._record(video_id, w, repeat, outcome)
+
+    def _record(
+        self, video_id: str, w: int, repeat: int, outcome: Outcome[list[tuple[str, float]]]
+    ) -> None:
         if outcome.status == "ok":
             assert outcome.value is not None
             self.rows.add_ok(video_id, w, repeat, outcome.reply_id, outcome.value)
@@ -209,17 +305,181 @@ class _Study:
                 outcome.reply_id,
             )
 
-    def _request(self, plan: VideoPlan, w: int, sidecar: Path | None) -> Request:
+    def _request(self, plan: VideoPlan, w: int, sidecar: Path | None, nfbl: Path | None) -> Request:
         window = plan.windows[w]
-        transcript = transcript_text(sidecar, window.start, window.end) if sidecar else None
+        wanted = self.pipeline.modalities
+        common = {
+            "n_windows": len(plan.windows),
+            "temperature": self.options.temperature,
+            "max_tokens": self.options.max_tokens,
+            "repeat": 0,
+        }
+        if wanted is None:  # the classic request: its cache keys must not change
+            transcript = transcript_text(sidecar, window.start, window.end) if sidecar else None
+            return self.task.request(window, transcript=transcript, **common)
+        transcript = None
+        if "text" in wanted:
+            assert sidecar is not None  # checked by _missing
+            transcript = transcript_text(sidecar, window.start, window.end) or _SILENT
+        audio = None
+        if "audio" in wanted:
+            assert window.audio is not None  # checked by _missing
+            audio = Audio(window.audio.digest)
+        cues = None
+        if "nfbl" in wanted and nfbl is not None:
+            cues = nfbl_text(nfbl, window.start, window.end) or _NO_CUES
+        # Without a cue file, body language is read from the frames by the model itself.
+        frames = "video" in wanted or ("nfbl" in wanted and nfbl is None)
         return self.task.request(
-            window,
-            n_windows=len(plan.windows),
-            transcript=transcript,
+            window, transcript=transcript, frames=frames, audio=audio, nfbl=cues, **common
+        )
+
+    async def _two_stage(
+        self,
+        video_id: str,
+        plan: VideoPlan,
+        decode: Callable[[], Awaitable[VideoPlan]],
+        sidecar: Path | None,
+        nfbl: Path | None,
+    ) -> None:
+        n = len(plan.windows)
+        results = await asyncio.gather(
+            *(self._window_account(video_id, plan, w, decode, sidecar, nfbl) for w in range(n)),
+            return_exceptions=True,
+        )
+        try:
+            accounts: list[str] = []
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+                accounts.append(result)
+            account = accounts[0] if n == 1 else await self._video_account(video_id, plan, accounts)
+        except _StageFailed as exc:
+            self._fail_all(video_id, 1, exc.status, exc.error)
+            return
+        except (VideoError, OSError, ValueError) as exc:
+            self._fail_all(video_id, 1, "video_error", str(exc) or type(exc).__name__)
+            return
+
+        async def final(repeat: int) -> None:
+            request = self.task.account_request(
+                account,
+                temperature=self.options.temperature,
+                max_tokens=self.options.max_tokens,
+                repeat=0,
+            ).for_repeat(repeat)
+            self._record(video_id, 0, repeat, await self.engine.ask(request, self.task.parse))
+
+        await asyncio.gather(*(final(r) for r in range(self.options.repeats)))
+
+    async def _window_account(
+        self,
+        video_id: str,
+        plan: VideoPlan,
+        w: int,
+        decode: Callable[[], Awaitable[VideoPlan]],
+        sidecar: Path | None,
+        nfbl: Path | None,
+    ) -> str:
+        """Stages 1 and 2 for window ``w``: the descriptions, then their fusion."""
+        pipe = self.pipeline
+        assert pipe.modalities is not None and pipe.describe is not None and pipe.fuse is not None
+        window = plan.windows[w]
+        n = len(plan.windows)
+        opts = {"temperature": self.options.temperature, "max_tokens": self.options.max_tokens}
+
+        async def describe(modality: str) -> str:
+            if modality == "nfbl" and nfbl is not None:
+                text = nfbl_text(nfbl, window.start, window.end) or _NO_CUES
+                self._describe_row(video_id, "describe", window, modality, None, "sidecar", text)
+                return text
+            transcript = None
+            if modality == "text":
+                assert sidecar is not None  # checked by _missing
+                transcript = transcript_text(sidecar, window.start, window.end)
+                if not transcript:  # nothing said here: nothing to ask about
+                    self._describe_row(
+                        video_id, "describe", window, modality, None, "sidecar", _SILENT
+                    )
+                    return _SILENT
+
+            def build(target: VideoPlan) -> Request:
+                return describe_request(
+                    modality, target.windows[w], n, pipe.prompts, transcript=transcript, **opts
+                )
+
+            outcome = await self._ask_media(pipe.describe, build, parse_text, plan, w, decode)
+            return self._stage_text(video_id, "describe", window, modality, pipe.describe, outcome)
+
+        texts = await asyncio.gather(*(describe(m) for m in pipe.modalities))
+        request = fuse_window_request(
+            dict(zip(pipe.modalities, texts, strict=True)), window, n, pipe.prompts, **opts
+        )
+        outcome = await pipe.fuse.ask(request, parse_text)
+        return self._stage_text(video_id, "fuse_window", window, None, pipe.fuse, outcome)
+
+    async def _video_account(self, video_id: str, plan: VideoPlan, accounts: list[str]) -> str:
+        pipe = self.pipeline
+        assert pipe.fuse is not None
+        request = fuse_video_request(
+            list(zip(plan.windows, accounts, strict=True)),
+            pipe.prompts,
             temperature=self.options.temperature,
             max_tokens=self.options.max_tokens,
-            repeat=0,
         )
+        outcome = await pipe.fuse.ask(request, parse_text)
+        return self._stage_text(
+            video_id, "fuse_video", None, None, pipe.fuse, outcome, span=(0.0, plan.duration)
+        )
+
+    def _stage_text(
+        self,
+        video_id: str,
+        stage: str,
+        window: Window | None,
+        modality: str | None,
+        engine: Engine,
+        outcome: Outcome[str],
+        span: tuple[float, float] | None = None,
+    ) -> str:
+        model = engine.provider.model
+        if outcome.status == "ok":
+            assert outcome.value is not None
+            self._describe_row(
+                video_id, stage, window, modality, model, "ok", outcome.value, span=span
+            )
+            return outcome.value
+        self._describe_row(
+            video_id,
+            stage,
+            window,
+            modality,
+            model,
+            outcome.status,
+            outcome.raw,
+            outcome.error,
+            span,
+        )
+        where = f"window {window.index}" if window is not None else "video"
+        what = f"{stage} {modality}" if modality else stage
+        raise _StageFailed(outcome.status, f"{what} ({where}): {outcome.error}")
+
+    def _describe_row(
+        self,
+        video_id: str,
+        stage: str,
+        window: Window | None,
+        modality: str | None,
+        model: str | None,
+        status: str,
+        text: str | None,
+        error: str | None = None,
+        span: tuple[float, float] | None = None,
+    ) -> None:
+        if self.pipeline.descriptions is not None:
+            self.pipeline.descriptions.add(
+                video_id, stage, window, modality, model, status, text, error, span
+            )
 
     def _fail(
         self,
@@ -233,6 +493,120 @@ class _Study:
     ) -> None:
         self.failed_units += 1
         self.rows.add_failure(video_id, window, repeat, status, error, raw, reply_id)
+
+
+def resolve_task(
+    task: str | Task,
+    emotions: str | PathLike | Sequence[str] | None,
+    scale: tuple[float, float] | None,
+    template: str | None,
+) -> Task:
+    if isinstance(task, Task):
+        if emotions is not None or scale is not None or template is not None:
+            raise ValueError(
+                "set emotions, scale and template on the Task itself, not alongside it"
+            )
+        return task
+    if isinstance(task, str):
+        items = (
+            None
+            if emotions is None
+            else (emotions if isinstance(emotions, (str, os.PathLike)) else list(emotions))
+        )
+        return make_task(task, items=items, scale=scale, template=template)
+    raise TypeError(f"task must be a task name or a Task, not {type(task).__name__}")
+
+
+def resolve_sampling(
+    sampling: Sampling | None,
+    modalities: tuple[str, ...] | None,
+    deidentify: bool | Deidentify | None,
+) -> Sampling:
+    """The sampling asked for, with audio when a modality needs it and de-identification."""
+    sampling = sampling if sampling is not None else Sampling()
+    if modalities is not None and "audio" in modalities and not sampling.audio:
+        sampling = replace(sampling, audio=True)
+    if deidentify is True:
+        deidentify = Deidentify()
+    if isinstance(deidentify, Deidentify):
+        if sampling.deidentify is not None and sampling.deidentify != deidentify:
+            raise ValueError("deidentify differs from sampling.deidentify; set only one")
+        sampling = replace(sampling, deidentify=deidentify)
+    elif deidentify not in (None, False):
+        raise TypeError(
+            f"deidentify must be True, False or a Deidentify, not {type(deidentify).__name__}"
+        )
+    return sampling
+
+
+@dataclass
+class Providers:
+    """The providers of the final answer and of stages 1 (describe) and 2 (fuse)."""
+
+    main: Provider
+    describe: Provider
+    fuse: Provider
+
+    @classmethod
+    def make(
+        cls,
+        provider: str | Provider,
+        model: str | None,
+        describe_model: str | Provider | None,
+        fuse_model: str | Provider | None,
+        *,
+        base_url: str | None,
+        api_key_env: str | None,
+        inline_limit_bytes: int | None,
+    ) -> Providers:
+        main = make_provider(
+            provider,
+            model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            inline_limit_bytes=inline_limit_bytes,
+        )
+
+        def stage(name: str, spec: str | Provider | None) -> Provider:
+            if spec is None or (isinstance(spec, str) and spec == main.model):
+                return main
+            if isinstance(spec, Provider):
+                return spec
+            if isinstance(provider, Provider):
+                raise ValueError(
+                    f"{name}: with a provider instance, pass a provider instance here too"
+                )
+            return make_provider(
+                provider,
+                spec,
+                base_url=base_url,
+                api_key_env=api_key_env,
+                inline_limit_bytes=inline_limit_bytes,
+            )
+
+        return cls(main, stage("describe_model", describe_model), stage("fuse_model", fuse_model))
+
+    async def engines(
+        self, stack: AsyncExitStack, cache: Cache | None, options: QueryOptions, usage: Usage
+    ) -> tuple[Engine, Engine, Engine]:
+        """One engine per distinct provider, entered on ``stack``: main, describe, fuse."""
+        made: dict[int, Engine] = {}
+        out = []
+        for prov in (self.main, self.describe, self.fuse):
+            if id(prov) not in made:
+                made[id(prov)] = await stack.enter_async_context(
+                    Engine(prov, cache, options, usage)
+                )
+            out.append(made[id(prov)])
+        return out[0], out[1], out[2]
+
+
+def check_pipeline(pipeline: str, modalities: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
+    if pipeline == "two-stage" and modalities is None:
+        return ("video", "text")
+    return modalities
 
 
 async def aquery(
@@ -251,6 +625,14 @@ async def aquery(
     cache: CacheSpec = None,
     out: PathLike | None = None,
     usage: Usage | None = None,
+    modalities: str | Sequence[str] | None = None,
+    pipeline: str = "one-stage",
+    describe_model: str | Provider | None = None,
+    fuse_model: str | Provider | None = None,
+    prompts: Prompts | None = None,
+    descriptions: PathLike | None = None,
+    deidentify: bool | Deidentify | None = None,
+    inline_limit_bytes: int | None = None,
 ) -> pl.DataFrame:
     """Ask ``model`` about every video; return the long-form table (see :mod:`.output`).
 
@@ -259,60 +641,59 @@ async def aquery(
     with one name per line, or a list) replaces the items rated or the labels offered. ``cache``
     is a SQLite path (default: :func:`default_cache_path`), an open :class:`Cache`, or ``False``.
     ``out`` also writes the table to Parquet. Pass a :class:`Usage` to read tokens and cost.
+
+    Multimodal studies: ``modalities`` (``"video,audio,text,nfbl"`` or a list; default: frames
+    plus the transcript when there is one) chooses what is sent, and each one listed is required.
+    ``pipeline="two-stage"`` describes each modality of each window (``describe_model``), fuses
+    the descriptions per window and then per video (``fuse_model``), and asks the task of the
+    fused account; its rows are per video (window 0). ``prompts`` replaces stage templates and
+    ``descriptions`` writes the intermediate texts to Parquet. ``deidentify`` (True or a
+    :class:`~emoalign.deid.Deidentify`) blurs faces and anonymises voices before anything is
+    encoded or sent. ``inline_limit_bytes`` caps Gemini's inline media per request.
     """
-    if isinstance(task, Task):
-        if emotions is not None or scale is not None or template is not None:
-            raise ValueError(
-                "set emotions, scale and template on the Task itself, not alongside it"
-            )
-        task_obj = task
-    elif isinstance(task, str):
-        items = (
-            None
-            if emotions is None
-            else (emotions if isinstance(emotions, (str, os.PathLike)) else list(emotions))
-        )
-        task_obj = make_task(task, items=items, scale=scale, template=template)
-    else:
-        raise TypeError(f"task must be a task name or a Task, not {type(task).__name__}")
-    prov = make_provider(provider, model, base_url=base_url, api_key_env=api_key_env)
-    sampling = sampling if sampling is not None else Sampling()
+    task_obj = resolve_task(task, emotions, scale, template)
+    mods = None if modalities is None else parse_modalities(modalities)
+    mods = check_pipeline(pipeline, mods)
+    if descriptions is not None and pipeline != "two-stage":
+        raise ValueError("descriptions are written by pipeline='two-stage' only")
+    provs = Providers.make(
+        provider,
+        model,
+        describe_model,
+        fuse_model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        inline_limit_bytes=inline_limit_bytes,
+    )
+    sampling = resolve_sampling(sampling, mods, deidentify)
     options = options if options is not None else QueryOptions()
     usage = usage if usage is not None else Usage()
     paths = resolve_videos(videos)
     show = options.progress if options.progress is not None else sys.stderr.isatty()
-    rows = Rows(prov.model, task_obj.name)
+    rows = Rows(provs.main.model, task_obj.name)
+    notes = Descriptions() if descriptions is not None else None
     store, owned = open_cache(cache)
     try:
-        async with Engine(prov, store, options, usage) as engine:
-            await _Study(engine, task_obj, sampling, options, store, rows).run(paths, show)
+        async with AsyncExitStack() as stack:
+            engine, describe, fuse = await provs.engines(stack, store, options, usage)
+            pipe = Pipeline(
+                mods, pipeline == "two-stage", prompts or Prompts(), describe, fuse, notes
+            )
+            study = _Study(engine, task_obj, sampling, options, store, rows, pipe)
+            await study.run(paths, show)
     finally:
         if owned and store is not None:
             store.close()
     df = rows.frame()
     if out is not None:
         write_parquet(df, out)
-    log.info("%s %s on %d videos: %s", prov.model, task_obj.name, len(paths), usage.summary())
+    if notes is not None and descriptions is not None:
+        notes.write(descriptions)
+    log.info("%s %s on %d videos: %s", provs.main.model, task_obj.name, len(paths), usage.summary())
     return df
 
 
-def query(
-    videos: Videos,
-    *,
-    provider: str | Provider,
-    model: str | None = None,
-    task: str | Task = "ratings",
-    emotions: str | PathLike | Sequence[str] | None = None,
-    scale: tuple[float, float] | None = None,
-    template: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    sampling: Sampling | None = None,
-    options: QueryOptions | None = None,
-    cache: CacheSpec = None,
-    out: PathLike | None = None,
-    usage: Usage | None = None,
-) -> pl.DataFrame:
+def query(videos: Videos, **kwargs: object) -> pl.DataFrame:
     """Synchronous :func:`aquery` (same arguments); not callable from inside an event loop."""
     try:
         asyncio.get_running_loop()
@@ -320,21 +701,8 @@ def query(
         pass
     else:
         raise RuntimeError("query() cannot run inside an event loop; use 'await aquery(...)'")
-    return asyncio.run(
-        aquery(
-            videos,
-            provider=provider,
-            model=model,
-            task=task,
-            emotions=emotions,
-            scale=scale,
-            template=template,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            sampling=sampling,
-            options=options,
-            cache=cache,
-            out=out,
-            usage=usage,
-        )
-    )
+    return asyncio.run(aquery(videos, **kwargs))  # type: ignore[arg-type]
+
+
+# help(query) and IDEs show aquery's keyword arguments.
+query.__signature__ = inspect.signature(aquery)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import itertools
 import json
 import threading
@@ -91,14 +92,29 @@ def schema_answer(schema: dict[str, Any]) -> Any:
     return schema["enum"][0] if schema.get("enum") else "calm"
 
 
-def request_schema(protocol: str, body: dict[str, Any]) -> dict[str, Any]:
+def request_schema(protocol: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema the body asks for, or None for a free-text request."""
     if protocol == "openai":
-        return body["response_format"]["json_schema"]["schema"]
-    return body["generationConfig"]["responseSchema"]
+        fmt = body.get("response_format")
+        return fmt["json_schema"]["schema"] if fmt else None
+    return body["generationConfig"].get("responseSchema")
+
+
+def request_text(protocol: str, body: dict[str, Any]) -> str:
+    """All text parts of the body's last user turn, joined by newlines."""
+    if protocol == "openai":
+        content = body["messages"][-1]["content"]
+        return "\n".join(p["text"] for p in content if p.get("type") == "text")
+    return "\n".join(p["text"] for p in body["contents"][-1]["parts"] if "text" in p)
 
 
 def default_responder(protocol: str, body: dict[str, Any]) -> str:
-    return json.dumps(schema_answer(request_schema(protocol, body)))
+    schema = request_schema(protocol, body)
+    if schema is None:
+        # A free-text reply that names its prompt, so tests can trace what fed what.
+        digest = hashlib.sha256(request_text(protocol, body).encode()).hexdigest()[:12]
+        return f"Reply {digest}: the person appears calm and slightly tense."
+    return json.dumps(schema_answer(schema))
 
 
 def count_images(protocol: str, body: dict[str, Any]) -> int:
@@ -270,13 +286,19 @@ def write_test_video(
     fps: int = 10,
     size: tuple[int, int] = (32, 24),
     seed: int = 0,
+    audio: bool = False,
 ) -> Path:
-    """A small MPEG-4 video whose frames differ by index and, for seeds below 65,536, by seed."""
+    """A small MPEG-4 video whose frames differ by index and, for seeds below 65,536, by seed.
+
+    ``audio`` adds an AAC track (16 kHz mono) of a tone whose pitch depends on the seed.
+    """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
         for i in range(max(1, round(seconds * fps))):
             # The frame index tints the background; the seed's 16 low bits are drawn as white
             # blocks on a 4 x 4 grid, a pattern lossy coding cannot confuse with another seed.
@@ -292,6 +314,15 @@ def write_test_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            t = np.arange(round(16000 * seconds)) / 16000
+            tone = (6000 * np.sin(2 * np.pi * (200 + 10 * (seed % 64)) * t)).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 16000, 0
+            for packet in sound.encode(frame):
+                container.mux(packet)
+            for packet in sound.encode(None):
+                container.mux(packet)
     return path
 
 
