@@ -122,3 +122,35 @@ def test_bad_input(tmp_path: Path, clip: Path) -> None:
         deidentify_video(clip, tmp_path / "o.mkv")
     with pytest.raises(ValueError, match="RGB"):
         blur_faces(np.zeros((4, 4), np.uint8), HaarDetector())
+
+
+def test_cli_writes_mp4s_and_a_summary(clip: Path, tmp_path: Path) -> None:
+    import json
+
+    from emoalign.cli import main
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    speakers = tmp_path / "speakers.csv"
+    speakers.write_text("video,speaker\nastronaut,ann\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = [
+        "deidentify",
+        str(clip),
+        str(bad),
+        "--out",
+        str(out),
+        "--detector",
+        "haar",
+        "--speakers",
+    ]
+    assert main([*argv, str(speakers)]) == 1  # the broken file failed, the clip was written
+    summary = json.loads((out / "deidentify.json").read_text(encoding="utf-8"))
+    assert "error" in summary["broken"]
+    got = summary["astronaut"]
+    assert got["frames"] == 12 and got["frames_with_faces"] == 12 and got["audio"] == "anonymised"
+    from emoalign.deid import alpha_for
+
+    assert got["alpha"] == alpha_for("ann")
+    assert decode_frames(out / "astronaut.mp4") and not (out / "broken.mp4").exists()
+    assert main(["deidentify", str(clip), "--out", str(out), "--no-faces", "--no-voice"]) == 2
