@@ -82,3 +82,34 @@ def test_no_face_and_no_original_voice_is_sent(tmp_path: Path, detector: str) ->
         # Not a near copy either: the difference is of the order of the signal itself.
         diff = np.sqrt(np.mean((sent.astype(float) - plain) ** 2))
         assert diff > 0.2 * np.sqrt(np.mean(plain.astype(float) ** 2))
+
+
+def test_the_study_command_runs_end_to_end(tmp_path: Path) -> None:
+    from emoalign.cli import main
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    clip = astronaut_clip(videos / "interview.mp4")
+    clip.with_suffix(".srt").write_text(
+        "1\n00:00:00,100 --> 00:00:01,000\nWe fought hard today.\n", encoding="utf-8"
+    )
+    server = FakeLLMServer()
+    out = tmp_path / "out.parquet"
+    with server.running():
+        argv = ["query", str(videos), "--provider", "openai", "--base-url", server.openai_url]
+        argv += ["--model", "M", "--task", "openset", "--pipeline", "two-stage"]
+        argv += ["--modalities", "video,audio,text", "--deidentify", "--window-seconds", "60"]
+        argv += ["--out", str(out), "--cache", str(tmp_path / "c.sqlite"), "--no-progress"]
+        assert main([*argv, "--descriptions", str(tmp_path / "d.parquet")]) == 0
+        first = len(server.requests)
+        assert first == 3 + 1 + 1  # three descriptions, one fusion, one answer
+        assert main(argv) == 0
+        assert len(server.requests) == first  # the rerun is served by the cache
+    import polars as pl
+
+    df = pl.read_parquet(out)
+    assert (df["status"] == "ok").all() and df["video_id"].unique().to_list() == ["interview"]
+    images, clips = sent_media(server.requests)
+    find = make_detector("auto")
+    assert len(images) == 8 and not any(find(img) for img in images) and len(clips) == 1
+    assert pl.read_parquet(tmp_path / "d.parquet").height == 4
