@@ -191,8 +191,9 @@ def sample_video(path: Path, sampling: Sampling, *, speaker: str | None = None) 
         raise VideoError(f"{path.name}: cannot decode ({exc})") from None
     deid = sampling.deidentify
     if deid is not None and deid.faces:
-        grabbed = [(t, _blur(img, deid)) for t, img in grabbed]
-    frames = [_encode(img, t, sampling) for t, img in grabbed]
+        frames = [_encode_blurred(img, t, sampling, deid) for t, img in grabbed]
+    else:
+        frames = [_encode(img, t, sampling) for t, img in grabbed]
     clips: list[Clip | None] = [None] * len(bounds)
     no_audio = False
     if sampling.audio:
@@ -210,14 +211,25 @@ def sample_video(path: Path, sampling: Sampling, *, speaker: str | None = None) 
     return VideoPlan(duration, windows, no_audio)
 
 
-def _blur(img: Image.Image, deid: Deidentify) -> Image.Image:
-    """``img`` with every face blurred, at full resolution, before any encoding."""
-    from emoalign.deid.faces import blur_faces
+def _encode_blurred(img: Image.Image, time: float, sampling: Sampling, deid: Deidentify) -> Frame:
+    """The frame with every face blurred at full resolution, then encoded, then checked.
+
+    The check runs on the JPEG as the model will decode it: lossy coding can turn a blurred
+    patch back into something a detector calls a face. Such a frame is sent blurred whole, so
+    no frame sent holds a face the detector can find.
+    """
+    from emoalign.deid.faces import blur_faces, obscure
     from emoalign.deid.video import frame_detector
 
+    detector = frame_detector(deid)
     rgb = np.array(img.convert("RGB"))  # a writable copy
-    blur_faces(rgb, frame_detector(deid), method=deid.blur)  # type: ignore[arg-type]
-    return Image.fromarray(rgb)
+    blur_faces(rgb, detector, method=deid.blur)  # type: ignore[arg-type]
+    frame = _encode(Image.fromarray(rgb), time, sampling)
+    assert frame.jpeg is not None
+    if detector(np.asarray(Image.open(io.BytesIO(frame.jpeg)).convert("RGB"))):
+        obscure(rgb, (0, 0, rgb.shape[1], rgb.shape[0]), deid.blur)  # type: ignore[arg-type]
+        frame = _encode(Image.fromarray(rgb), time, sampling)
+    return frame
 
 
 def _clips(
