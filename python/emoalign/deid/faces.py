@@ -63,7 +63,7 @@ class HaarDetector:
         cv2 = _cv2()
         gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         found = self._cascade.detectMultiScale(
-            gray, scaleFactor=1.1, minNeighbors=3, minSize=(self._min_size, self._min_size)
+            gray, scaleFactor=1.15, minNeighbors=3, minSize=(self._min_size, self._min_size)
         )
         return [tuple(int(v) for v in box) for box in found]  # type: ignore[misc]
 

@@ -47,7 +47,7 @@ class Deidentify:
     alpha: float | None = None
     alpha_range: tuple[float, float] = ALPHA_RANGE
     seed: str = ""
-    detect_side: int = 640
+    detect_side: int = 480
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
