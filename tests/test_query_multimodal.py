@@ -369,3 +369,52 @@ def test_key_is_nowhere_on_disk(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_transcription_endpoint_fills_missing_transcripts(
+    server: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MM_KEY", KEY)
+    root = tmp_path / "v"
+    write_test_video(root / "spoken.mp4", seconds=2.0, seed=1, audio=True)
+    write_test_video(root / "subtitled.mp4", seconds=2.0, seed=2, audio=True)
+    (root / "subtitled.txt").write_text("From the sidecar.", encoding="utf-8")
+    write_test_video(root / "mute.mp4", seconds=2.0, seed=3)
+
+    def run() -> pl.DataFrame:
+        return query(
+            root,
+            provider="openai",
+            model="m",
+            base_url=server.openai_url,
+            api_key_env="MM_KEY",
+            task="openset",
+            modalities="text",
+            transcribe="whisper-1",
+            sampling=Sampling(window_seconds=1.0),
+            options=FAST,
+            cache=tmp_path / "c.sqlite",
+        )
+
+    df = run()
+    speech = [r for r in server.requests if r.protocol == "transcribe"]
+    chats = [r for r in server.requests if r.protocol == "openai"]
+    # Only the video without a sidecar is transcribed, one request per window.
+    assert len(speech) == 2
+    assert all(r.path == "/v1/audio/transcriptions" for r in speech)
+    assert all(r.body["model"] == "whisper-1" and r.body["file"][:4] == b"RIFF" for r in speech)
+    assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in speech)
+    words = {f"words {hashlib.sha256(r.body['file']).hexdigest()[:12]}" for r in speech}
+    asked = "\n".join(texts(r) for r in chats)
+    assert all(w in asked for w in words) and "From the sidecar." in asked
+    status = {(r["video_id"], r["window"]): r["status"] for r in df.iter_rows(named=True)}
+    assert status[("mute", 0)] == "video_error"
+    assert "no audio stream to transcribe" in df.filter(pl.col("video_id") == "mute")["error"][0]
+    assert [status[("spoken", w)] for w in (0, 1)] == ["ok", "ok"]
+    # Cached and resumed like every reply: a rerun asks nothing.
+    n = len(server.requests)
+    run()
+    assert len(server.requests) == n
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes()

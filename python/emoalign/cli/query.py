@@ -5,7 +5,8 @@
         [--concurrency 16] [--rpm N] [--tpm N] [--repeats 1] [--cache PATH] --out FILE.parquet
         [--modalities video,audio,text,nfbl] [--pipeline one-stage|two-stage]
         [--describe-model NAME] [--fuse-model NAME] [--prompts FILE.json]
-        [--descriptions FILE.parquet] [--deidentify] [--ablate [--gt FILE] [--scores FILE]]
+        [--descriptions FILE.parquet] [--deidentify] [--transcribe MODEL]
+        [--ablate [--gt FILE] [--scores FILE]]
 
     emoalign query --synonyms --gt GT.csv --pred PRED.csv --provider ... --model NAME
         [--cache PATH] --out GROUPS.json
@@ -108,6 +109,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--gemini-inline-mb", type=float, help="Gemini inline media limit per request (20)"
     )
     parser.add_argument(
+        "--transcribe",
+        metavar="MODEL",
+        help="transcribe videos without a sidecar with this /audio/transcriptions model",
+    )
+    parser.add_argument(
+        "--transcribe-base-url", help="transcription server (default: --base-url for openai)"
+    )
+    parser.add_argument(
         "--ablate", action="store_true", help="run the modality subsets in both pipelines"
     )
     parser.add_argument("--scores", type=Path, help="with --ablate --gt: the scores table (.csv)")
@@ -199,6 +208,8 @@ def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, us
         "prompts": prompts,
         "deidentify": Deidentify(detector=args.face_detector) if args.deidentify else None,
         "inline_limit_bytes": inline,
+        "transcribe": args.transcribe,
+        "transcribe_base_url": args.transcribe_base_url,
     }
     if args.ablate:
         if args.modalities or args.pipeline != "one-stage" or args.descriptions:

@@ -93,6 +93,8 @@ async def aablate(
     prompts: Prompts | None = None,
     deidentify: bool | Deidentify | None = None,
     inline_limit_bytes: int | None = None,
+    transcribe: str | Provider | None = None,
+    transcribe_base_url: str | None = None,
     subsets: Sequence[str | Sequence[str]] = ABLATION_SUBSETS,
     ground_truth: PathLike | None = None,
     gt_column: str | None = None,
@@ -129,9 +131,11 @@ async def aablate(
         base_url=base_url,
         api_key_env=api_key_env,
         inline_limit_bytes=inline_limit_bytes,
+        transcribe=transcribe,
+        transcribe_base_url=transcribe_base_url,
     )
     needs_audio = ("audio",) if any("audio" in s for s in grid) else None
-    sampling = resolve_sampling(sampling, needs_audio, deidentify)
+    sampling = resolve_sampling(sampling, needs_audio, deidentify, provs.transcribe is not None)
     options = options if options is not None else QueryOptions()
     usage = usage if usage is not None else Usage()
     paths = resolve_videos(videos)
@@ -141,7 +145,7 @@ async def aablate(
     store, owned = open_cache(cache)
     try:
         async with AsyncExitStack() as stack:
-            engine, describe, fuse = await provs.engines(stack, store, options, usage)
+            engine, describe, fuse, speech = await provs.engines(stack, store, options, usage)
             studies = [
                 _Study(
                     engine,
@@ -150,7 +154,9 @@ async def aablate(
                     options,
                     store,
                     rows[(p, s)],
-                    Pipeline(s, p == "two-stage", prompts or Prompts(), describe, fuse, None),
+                    Pipeline(
+                        s, p == "two-stage", prompts or Prompts(), describe, fuse, None, speech
+                    ),
                 )
                 for p, s in configs
             ]

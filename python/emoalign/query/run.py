@@ -38,7 +38,8 @@ from emoalign.query.pipeline import (
     parse_text,
 )
 from emoalign.query.providers import Provider, make_provider
-from emoalign.query.request import Audio, Request
+from emoalign.query.providers.transcription import TranscriptionProvider
+from emoalign.query.request import Audio, Request, Turn
 from emoalign.query.tasks import Task, make_task
 from emoalign.query.video import (
     Sampling,
@@ -113,6 +114,28 @@ class Pipeline:
     describe: Engine | None = None
     fuse: Engine | None = None
     descriptions: Descriptions | None = None
+    # Speech to text for videos without a transcript sidecar (None: sidecars only).
+    transcribe: Engine | None = None
+
+
+@dataclass(frozen=True)
+class _Speech:
+    """Where a video's transcript comes from: its sidecar, or per-window transcriptions."""
+
+    sidecar: Path | None
+    transcribed: tuple[str, ...] | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.sidecar is not None or self.transcribed is not None
+
+    def text(self, window: Window) -> str | None:
+        """The words of ``window`` (may be empty), or None without any source."""
+        if self.transcribed is not None:
+            return self.transcribed[window.index]
+        if self.sidecar is None:
+            return None
+        return transcript_text(self.sidecar, window.start, window.end)
 
 
 class _StageFailed(Exception):
@@ -197,41 +220,99 @@ class _Study:
             return
         # Two-stage runs answer once per video (on the video-level account): window 0.
         n_units = 1 if two_stage else len(plan.windows)
-        sidecar = find_transcript(path)
+        speech = _Speech(find_transcript(path))
         nfbl = find_nfbl(path)
-        missing = self._missing(path, plan, sidecar)
+        missing = self._missing(path, plan, speech)
         if missing is not None:
             self._fail_all(video_id, n_units, "video_error", missing)
             return
+        wanted = self.pipeline.modalities
+        if (
+            speech.sidecar is None
+            and self.pipeline.transcribe is not None
+            and not plan.no_audio
+            and (wanted is None or "text" in wanted)
+        ):
+            try:
+                speech = await self._transcribe(plan, decode)
+            except _StageFailed as exc:
+                self._fail_all(video_id, n_units, exc.status, exc.error)
+                return
+            except (VideoError, OSError) as exc:
+                self._fail_all(video_id, n_units, "video_error", str(exc) or type(exc).__name__)
+                return
         if two_stage:
-            await self._two_stage(video_id, plan, decode, sidecar, nfbl)
+            await self._two_stage(video_id, plan, decode, speech, nfbl)
             return
         units = []
         for w in range(len(plan.windows)):
             # One prompt per window; its samples share its canonical form and encoded body.
             try:
-                prompt = self._request(plan, w, sidecar, nfbl)
+                prompt = self._request(plan, w, speech, nfbl)
             except (OSError, ValueError) as exc:  # an unreadable sidecar fails this window only
                 for repeat in range(self.options.repeats):
                     self._fail(video_id, w, repeat, "video_error", str(exc) or type(exc).__name__)
                 continue
             units += [
-                self._unit(video_id, plan, w, prompt.for_repeat(repeat), sidecar, nfbl, decode)
+                self._unit(video_id, plan, w, prompt.for_repeat(repeat), speech, nfbl, decode)
                 for repeat in range(self.options.repeats)
             ]
         await asyncio.gather(*units)
 
-    def _missing(self, path: Path, plan: VideoPlan, sidecar: Path | None) -> str | None:
+    def _missing(self, path: Path, plan: VideoPlan, speech: _Speech) -> str | None:
         """Why this video cannot give a modality that was asked for, or None."""
         wanted = self.pipeline.modalities or ()
         if "audio" in wanted and plan.no_audio:
             return f"{path.name}: no audio stream, which modality 'audio' needs"
-        if "text" in wanted and sidecar is None:
-            return (
-                f"{path.name}: no transcript sidecar ({path.stem}.srt or {path.stem}.txt), "
-                "which modality 'text' needs"
-            )
+        if "text" in wanted and not speech.available:
+            if self.pipeline.transcribe is None:
+                return (
+                    f"{path.name}: no transcript sidecar ({path.stem}.srt or {path.stem}.txt), "
+                    "which modality 'text' needs; or ask for transcription"
+                )
+            if plan.no_audio:
+                return (
+                    f"{path.name}: no transcript sidecar and no audio stream to transcribe, "
+                    "which modality 'text' needs"
+                )
         return None
+
+    async def _transcribe(
+        self, plan: VideoPlan, decode: Callable[[], Awaitable[VideoPlan]]
+    ) -> _Speech:
+        """Every window's audio through the transcription endpoint (cached like any reply)."""
+        engine = self.pipeline.transcribe
+        assert engine is not None
+
+        def build(w: int) -> Callable[[VideoPlan], Request]:
+            def request(target: VideoPlan) -> Request:
+                clip = target.windows[w].audio
+                assert clip is not None  # sampled with audio whenever transcription is on
+                return Request(
+                    turns=(Turn("user", (Audio(clip.digest),)),),
+                    schema=None,
+                    schema_name="transcription",
+                    temperature=0.0,
+                    max_tokens=self.options.max_tokens,
+                )
+
+            return request
+
+        def words(text: str) -> str:
+            return text.strip()  # silence transcribes to nothing, which is a valid answer
+
+        outcomes = await asyncio.gather(
+            *(
+                self._ask_media(engine, build(w), words, plan, w, decode)
+                for w in range(len(plan.windows))
+            )
+        )
+        texts = []
+        for w, outcome in enumerate(outcomes):
+            if outcome.status != "ok":
+                raise _StageFailed(outcome.status, f"transcription (window {w}): {outcome.error}")
+            texts.append(outcome.value or "")
+        return _Speech(None, tuple(texts))
 
     def _fail_all(self, video_id: str, windows: int, status: str, error: str) -> None:
         for w in range(windows):
@@ -270,7 +351,7 @@ class _Study:
         plan: VideoPlan,
         w: int,
         request: Request,
-        sidecar: Path | None,
+        speech: _Speech,
         nfbl: Path | None,
         decode: Callable[[], Awaitable[VideoPlan]],
     ) -> None:
@@ -279,7 +360,7 @@ class _Study:
         def build(target: VideoPlan) -> Request:
             if target is plan:
                 return request
-            return self._request(target, w, sidecar, nfbl).for_repeat(repeat)
+            return self._request(target, w, speech, nfbl).for_repeat(repeat)
 
         try:
             outcome = await self._ask_media(self.engine, build, self.task.parse, plan, w, decode)
@@ -305,7 +386,7 @@ class _Study:
                 outcome.reply_id,
             )
 
-    def _request(self, plan: VideoPlan, w: int, sidecar: Path | None, nfbl: Path | None) -> Request:
+    def _request(self, plan: VideoPlan, w: int, speech: _Speech, nfbl: Path | None) -> Request:
         window = plan.windows[w]
         wanted = self.pipeline.modalities
         common = {
@@ -315,12 +396,11 @@ class _Study:
             "repeat": 0,
         }
         if wanted is None:  # the classic request: its cache keys must not change
-            transcript = transcript_text(sidecar, window.start, window.end) if sidecar else None
-            return self.task.request(window, transcript=transcript, **common)
+            return self.task.request(window, transcript=speech.text(window), **common)
         transcript = None
         if "text" in wanted:
-            assert sidecar is not None  # checked by _missing
-            transcript = transcript_text(sidecar, window.start, window.end) or _SILENT
+            assert speech.available  # checked by _missing
+            transcript = speech.text(window) or _SILENT
         audio = None
         if "audio" in wanted:
             assert window.audio is not None  # checked by _missing
@@ -339,12 +419,12 @@ class _Study:
         video_id: str,
         plan: VideoPlan,
         decode: Callable[[], Awaitable[VideoPlan]],
-        sidecar: Path | None,
+        speech: _Speech,
         nfbl: Path | None,
     ) -> None:
         n = len(plan.windows)
         results = await asyncio.gather(
-            *(self._window_account(video_id, plan, w, decode, sidecar, nfbl) for w in range(n)),
+            *(self._window_account(video_id, plan, w, decode, speech, nfbl) for w in range(n)),
             return_exceptions=True,
         )
         try:
@@ -378,7 +458,7 @@ class _Study:
         plan: VideoPlan,
         w: int,
         decode: Callable[[], Awaitable[VideoPlan]],
-        sidecar: Path | None,
+        speech: _Speech,
         nfbl: Path | None,
     ) -> str:
         """Stages 1 and 2 for window ``w``: the descriptions, then their fusion."""
@@ -395,8 +475,8 @@ class _Study:
                 return text
             transcript = None
             if modality == "text":
-                assert sidecar is not None  # checked by _missing
-                transcript = transcript_text(sidecar, window.start, window.end)
+                assert speech.available  # checked by _missing
+                transcript = speech.text(window)
                 if not transcript:  # nothing said here: nothing to ask about
                     self._describe_row(
                         video_id, "describe", window, modality, None, "sidecar", _SILENT
@@ -521,10 +601,13 @@ def resolve_sampling(
     sampling: Sampling | None,
     modalities: tuple[str, ...] | None,
     deidentify: bool | Deidentify | None,
+    transcribe: bool = False,
 ) -> Sampling:
-    """The sampling asked for, with audio when a modality needs it and de-identification."""
+    """The sampling asked for, with audio when a modality or transcription needs it, and
+    de-identification."""
     sampling = sampling if sampling is not None else Sampling()
-    if modalities is not None and "audio" in modalities and not sampling.audio:
+    needs_audio = transcribe or (modalities is not None and "audio" in modalities)
+    if needs_audio and not sampling.audio:
         sampling = replace(sampling, audio=True)
     if deidentify is True:
         deidentify = Deidentify()
@@ -546,6 +629,7 @@ class Providers:
     main: Provider
     describe: Provider
     fuse: Provider
+    transcribe: Provider | None = None
 
     @classmethod
     def make(
@@ -558,6 +642,8 @@ class Providers:
         base_url: str | None,
         api_key_env: str | None,
         inline_limit_bytes: int | None,
+        transcribe: str | Provider | None = None,
+        transcribe_base_url: str | None = None,
     ) -> Providers:
         main = make_provider(
             provider,
@@ -584,21 +670,46 @@ class Providers:
                 inline_limit_bytes=inline_limit_bytes,
             )
 
-        return cls(main, stage("describe_model", describe_model), stage("fuse_model", fuse_model))
+        speech: Provider | None = None
+        if isinstance(transcribe, Provider):
+            if transcribe_base_url is not None:
+                raise ValueError("pass transcribe_base_url to the transcription provider itself")
+            speech = transcribe
+        elif isinstance(transcribe, str):
+            # The chat endpoint's server usually serves transcriptions too (vLLM, OpenAI).
+            same = main.name == "openai"
+            speech = TranscriptionProvider(
+                transcribe,
+                base_url=transcribe_base_url or (main.base_url if same else None),
+                api_key_env=api_key_env if same else None,
+            )
+        elif transcribe is not None:
+            raise TypeError(
+                f"transcribe must be a model name or a provider, not {type(transcribe).__name__}"
+            )
+        return cls(
+            main,
+            stage("describe_model", describe_model),
+            stage("fuse_model", fuse_model),
+            speech,
+        )
 
     async def engines(
         self, stack: AsyncExitStack, cache: Cache | None, options: QueryOptions, usage: Usage
-    ) -> tuple[Engine, Engine, Engine]:
-        """One engine per distinct provider, entered on ``stack``: main, describe, fuse."""
+    ) -> tuple[Engine, Engine, Engine, Engine | None]:
+        """One engine per distinct provider, entered on ``stack``: main, describe, fuse and
+        transcribe (None without one)."""
         made: dict[int, Engine] = {}
-        out = []
-        for prov in (self.main, self.describe, self.fuse):
+
+        async def engine(prov: Provider) -> Engine:
             if id(prov) not in made:
                 made[id(prov)] = await stack.enter_async_context(
                     Engine(prov, cache, options, usage)
                 )
-            out.append(made[id(prov)])
-        return out[0], out[1], out[2]
+            return made[id(prov)]
+
+        speech = await engine(self.transcribe) if self.transcribe is not None else None
+        return await engine(self.main), await engine(self.describe), await engine(self.fuse), speech
 
 
 def check_pipeline(pipeline: str, modalities: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -633,6 +744,8 @@ async def aquery(
     descriptions: PathLike | None = None,
     deidentify: bool | Deidentify | None = None,
     inline_limit_bytes: int | None = None,
+    transcribe: str | Provider | None = None,
+    transcribe_base_url: str | None = None,
 ) -> pl.DataFrame:
     """Ask ``model`` about every video; return the long-form table (see :mod:`.output`).
 
@@ -650,6 +763,9 @@ async def aquery(
     ``descriptions`` writes the intermediate texts to Parquet. ``deidentify`` (True or a
     :class:`~emoalign.deid.Deidentify`) blurs faces and anonymises voices before anything is
     encoded or sent. ``inline_limit_bytes`` caps Gemini's inline media per request.
+    ``transcribe`` names a speech-to-text model: videos without a transcript sidecar get one per
+    window from the OpenAI-compatible ``/audio/transcriptions`` endpoint (``base_url`` for the
+    openai provider, else ``transcribe_base_url`` or OpenAI), cached like every reply.
     """
     task_obj = resolve_task(task, emotions, scale, template)
     mods = None if modalities is None else parse_modalities(modalities)
@@ -664,8 +780,10 @@ async def aquery(
         base_url=base_url,
         api_key_env=api_key_env,
         inline_limit_bytes=inline_limit_bytes,
+        transcribe=transcribe,
+        transcribe_base_url=transcribe_base_url,
     )
-    sampling = resolve_sampling(sampling, mods, deidentify)
+    sampling = resolve_sampling(sampling, mods, deidentify, provs.transcribe is not None)
     options = options if options is not None else QueryOptions()
     usage = usage if usage is not None else Usage()
     paths = resolve_videos(videos)
@@ -675,9 +793,9 @@ async def aquery(
     store, owned = open_cache(cache)
     try:
         async with AsyncExitStack() as stack:
-            engine, describe, fuse = await provs.engines(stack, store, options, usage)
+            engine, describe, fuse, speech = await provs.engines(stack, store, options, usage)
             pipe = Pipeline(
-                mods, pipeline == "two-stage", prompts or Prompts(), describe, fuse, notes
+                mods, pipeline == "two-stage", prompts or Prompts(), describe, fuse, notes, speech
             )
             study = _Study(engine, task_obj, sampling, options, store, rows, pipe)
             await study.run(paths, show)

@@ -1,7 +1,8 @@
 """A local stand-in for the model APIs, for tests, benchmarks and dry runs.
 
 :class:`FakeLLMServer` speaks OpenAI Chat Completions (``POST /v1/chat/completions``) and Gemini
-``POST /v1beta/models/{model}:generateContent`` on 127.0.0.1, records every request, and answers
+``POST /v1beta/models/{model}:generateContent`` on 127.0.0.1 (and OpenAI's speech to text,
+``POST /v1/audio/transcriptions``), records every request, and answers
 with JSON generated from the request's schema (or from a ``responder``). Queued actions make it
 misbehave, one action per incoming request: error statuses with ``Retry-After``, connection
 resets, non-JSON bodies, chosen reply text (malformed or schema-breaking JSON), and delays.
@@ -163,6 +164,7 @@ class FakeLLMServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1beta/models/{target}", self._gemini)
+        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         # handler_cancellation: a client that gave up (timeout) stops its scripted delay too.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -201,6 +203,26 @@ class FakeLLMServer:
     # -- handlers ----------------------------------------------------------------------------
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         return await self._handle("openai", request)
+
+    async def _transcribe(self, request: web.Request) -> web.StreamResponse:
+        """Multipart form in; ``{"text": ...}`` out, naming the WAV's digest so tests can trace it.
+
+        Recorded with protocol ``transcribe`` and the form fields as the body (the file as bytes).
+        """
+        form = await request.post()
+        body: dict[str, Any] = {}
+        for name, value in form.items():
+            body[name] = value.file.read() if isinstance(value, web.FileField) else str(value)
+        if self.record:
+            self.requests.append(Recorded("transcribe", request.path, dict(request.headers), body))
+        action = self._script.popleft() if self._script else None
+        if isinstance(action, Fail):
+            return web.Response(status=action.status, text=action.body, headers=action.headers)
+        wav = body.get("file")
+        if not isinstance(wav, bytes):
+            return web.json_response({"error": "no file"}, status=400)
+        self.answered += 1
+        return web.json_response({"text": f"words {hashlib.sha256(wav).hexdigest()[:12]}"})
 
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         if not request.match_info["target"].endswith(":generateContent"):

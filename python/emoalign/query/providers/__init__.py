@@ -11,6 +11,7 @@ from emoalign.query.providers.base import (
 )
 from emoalign.query.providers.gemini import GeminiProvider
 from emoalign.query.providers.openai import OpenAIProvider
+from emoalign.query.providers.transcription import TranscriptionProvider
 
 PROVIDERS: dict[str, type[Provider]] = {"openai": OpenAIProvider, "gemini": GeminiProvider}
 
@@ -61,5 +62,6 @@ __all__ = [
     "Provider",
     "Reply",
     "Secret",
+    "TranscriptionProvider",
     "make_provider",
 ]
