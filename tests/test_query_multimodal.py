@@ -418,3 +418,20 @@ def test_transcription_endpoint_fills_missing_transcripts(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes()
+
+
+def test_webvtt_sidecars_are_cut_per_window(tmp_path: Path) -> None:
+    from emoalign.query.video import find_transcript, transcript_text
+
+    video = write_test_video(tmp_path / "talk.mp4", seconds=1.0)
+    vtt = video.with_suffix(".vtt")
+    vtt.write_text(
+        "WEBVTT\n\nNOTE a comment\n\n"
+        "00:01.000 --> 00:04.500 align:start\n<v Ann>We <i>lost</i> today.\n\n"
+        "intro\n00:00:05.250 --> 00:00:07.000\nNext time.\n",
+        encoding="utf-8",
+    )
+    assert find_transcript(video) == vtt
+    assert transcript_text(vtt, 0.0, 4.0) == "[1.0-4.5 s] We lost today."
+    assert transcript_text(vtt, 5.0, 9.0) == "[5.2-7.0 s] Next time."
+    assert transcript_text(vtt, 0.0, 10.0).count("\n") == 1

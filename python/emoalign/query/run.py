@@ -267,7 +267,7 @@ class _Study:
         if "text" in wanted and not speech.available:
             if self.pipeline.transcribe is None:
                 return (
-                    f"{path.name}: no transcript sidecar ({path.stem}.srt or {path.stem}.txt), "
+                    f"{path.name}: no transcript sidecar ({path.stem}.srt, .vtt or .txt), "
                     "which modality 'text' needs; or ask for transcription"
                 )
             if plan.no_audio:

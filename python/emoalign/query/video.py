@@ -318,34 +318,51 @@ def strip_pixels(plan: VideoPlan) -> VideoPlan:
     return replace(plan, windows=windows)
 
 
-_SRT_TIME = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{1,3})\s*-->\s*(\d+):(\d\d):(\d\d)[,.](\d{1,3})")
+# SRT cue times (hours always, comma or dot) and WebVTT ones (hours optional, dot).
+_CUE_TIME = re.compile(
+    r"(?:(\d+):)?(\d\d):(\d\d)[,.](\d{1,3})\s*-->\s*(?:(\d+):)?(\d\d):(\d\d)[,.](\d{1,3})"
+)
+_TIMED_SUFFIXES = (".srt", ".vtt")
+# WebVTT voice and styling tags (<v Speaker>, <i>, <00:00:01.000>) inside cue text.
+_VTT_TAG = re.compile(r"<[^>]*>")
 
 
 def find_transcript(path: Path) -> Path | None:
-    """The sidecar next to the video: ``NAME.srt`` (timed) preferred over ``NAME.txt``."""
-    for suffix in (".srt", ".txt"):
+    """The sidecar next to the video: ``NAME.srt`` or ``NAME.vtt`` (timed) before ``NAME.txt``."""
+    for suffix in (*_TIMED_SUFFIXES, ".txt"):
         candidate = path.with_suffix(suffix)
         if candidate.is_file():
             return candidate
     return None
 
 
+def _seconds(hours: str | None, minutes: str, secs: str, fraction: str) -> float:
+    return (
+        int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + int(fraction) / 10 ** len(fraction)
+    )
+
+
 def transcript_text(sidecar: Path, start: float, end: float) -> str:
-    """Text of the sidecar; for subtitles only the cues overlapping ``[start, end]``."""
+    """Text of the sidecar; for subtitles (SRT, WebVTT) only cues overlapping ``[start, end]``."""
     text = sidecar.read_text(encoding="utf-8-sig", errors="replace")
-    if sidecar.suffix.lower() != ".srt":
+    if sidecar.suffix.lower() not in _TIMED_SUFFIXES:
         return text.strip()
+    vtt = sidecar.suffix.lower() == ".vtt"
     lines = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-        match = _SRT_TIME.search(block)
-        if match is None:
+        match = _CUE_TIME.search(block)
+        if match is None:  # SRT numbering alone, or WebVTT's header, NOTE and STYLE blocks
             continue
-        g = [int(x) for x in match.groups()]
-        t0 = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 10 ** len(match.group(4))
-        t1 = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 10 ** len(match.group(8))
+        g = match.groups()
+        t0, t1 = _seconds(*g[:4]), _seconds(*g[4:])
         if t1 < start or t0 > end:
             continue
-        body = " ".join(ln.strip() for ln in block[match.end() :].splitlines() if ln.strip())
+        cue = block[match.end() :]
+        if vtt:
+            # Cue settings ("align:start") follow the times on their line; the text is below.
+            rest = cue.split("\n", 1)
+            cue = _VTT_TAG.sub("", rest[1]) if len(rest) > 1 else ""
+        body = " ".join(ln.strip() for ln in cue.splitlines() if ln.strip())
         if body:
             lines.append(f"[{t0:.1f}-{t1:.1f} s] {body}")
     return "\n".join(lines)
