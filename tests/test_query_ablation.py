@@ -114,7 +114,19 @@ def test_openset_ablation_has_all_14_rows_scored(study: Path, tmp_path: Path) ->
     assert table.select("pipeline", "modalities").unique().height == 14
 
 
-def test_classify_ablation_scores_with_metrics(study: Path, tmp_path: Path) -> None:
+def test_classify_ablation_scores_with_metrics(
+    study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emoalign.query.run as run_module
+
+    decoded: list[str] = []
+    real = run_module.sample_video
+
+    def counting(path: Path, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(path.stem)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "sample_video", counting)
     gt = tmp_path / "gt.csv"
     gt.write_text("name,label\na,calm\nb,sad\nc,angry\n", encoding="utf-8")
     server = FakeLLMServer(responder)
@@ -132,6 +144,8 @@ def test_classify_ablation_scores_with_metrics(study: Path, tmp_path: Path) -> N
             cache=False,
             ground_truth=gt,
         )
+    # Four configurations started together, without a cache: each video decoded once.
+    assert sorted(decoded) == ["a", "b", "c"]
     assert result.scores is not None
     got = {
         (r["pipeline"], r["modalities"], r["metric"]): r["value"]

@@ -39,6 +39,7 @@ from emoalign.query.providers import Provider
 from emoalign.query.run import (
     PIPELINES,
     CacheSpec,
+    Decoder,
     PathLike,
     Pipeline,
     Providers,
@@ -146,6 +147,7 @@ async def aablate(
     try:
         async with AsyncExitStack() as stack:
             engine, describe, fuse, speech = await provs.engines(stack, store, options, usage)
+            decoder = Decoder(sampling)
             studies = [
                 _Study(
                     engine,
@@ -157,6 +159,7 @@ async def aablate(
                     Pipeline(
                         s, p == "two-stage", prompts or Prompts(), describe, fuse, None, speech
                     ),
+                    decoder,
                 )
                 for p, s in configs
             ]

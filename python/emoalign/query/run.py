@@ -145,6 +145,36 @@ class _StageFailed(Exception):
         self.error = error
 
 
+class Decoder:
+    """Decodes videos in threads, one per core, sharing each decode among the studies of a run.
+
+    The 14 configurations of an ablation start on the same videos at the same time: without
+    sharing, each would decode (and de-identify) every video itself. The last few decodes are
+    kept, by (path, speaker), for studies that ask a moment later.
+    """
+
+    def __init__(self, sampling: Sampling, keep: int = 64) -> None:
+        self.sampling = sampling
+        self._slots = asyncio.Semaphore(os.cpu_count() or 1)
+        self._recent: dict[tuple[Path, str], asyncio.Future[VideoPlan]] = {}
+        self._keep = keep
+
+    async def decode(self, path: Path, video_id: str) -> VideoPlan:
+        key = (path, video_id)
+        future = self._recent.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._run(path, video_id))
+            self._recent[key] = future
+            while len(self._recent) > self._keep:
+                del self._recent[next(iter(self._recent))]
+        # shield: one study's cancellation must not cancel the decode others wait for.
+        return await asyncio.shield(future)
+
+    async def _run(self, path: Path, video_id: str) -> VideoPlan:
+        async with self._slots:
+            return await asyncio.to_thread(sample_video, path, self.sampling, speaker=video_id)
+
+
 class _Study:
     def __init__(
         self,
@@ -155,6 +185,7 @@ class _Study:
         cache: Cache | None,
         rows: Rows,
         pipeline: Pipeline | None = None,
+        decoder: Decoder | None = None,
     ) -> None:
         self.engine = engine
         self.task = task
@@ -163,8 +194,7 @@ class _Study:
         self.cache = cache
         self.rows = rows
         self.pipeline = pipeline or Pipeline()
-        # Decoding is CPU-bound work in threads: one per core is enough.
-        self._decode_slots = asyncio.Semaphore(os.cpu_count() or 1)
+        self.decoder = decoder or Decoder(sampling)
         # Bounds how many videos hold decoded frames in memory at once.
         self._video_slots = asyncio.Semaphore(2 * options.concurrency)
         self.failed_units = 0
@@ -192,10 +222,6 @@ class _Study:
         finally:
             bar.close()
 
-    async def _decode(self, path: Path, video_id: str) -> VideoPlan:
-        async with self._decode_slots:
-            return await asyncio.to_thread(sample_video, path, self.sampling, speaker=video_id)
-
     async def _video(self, video_id: str, path: Path) -> None:
         decoded: VideoPlan | None = None
         lock = asyncio.Lock()
@@ -205,7 +231,7 @@ class _Study:
             nonlocal decoded
             async with lock:
                 if decoded is None:
-                    decoded = await self._decode(path, video_id)
+                    decoded = await self.decoder.decode(path, video_id)
                     if self.cache is not None and key is not None:
                         self.cache.put_plan(key, decoded.to_json())
             return decoded
