@@ -435,3 +435,42 @@ def test_webvtt_sidecars_are_cut_per_window(tmp_path: Path) -> None:
     assert transcript_text(vtt, 0.0, 4.0) == "[1.0-4.5 s] We lost today."
     assert transcript_text(vtt, 5.0, 9.0) == "[5.2-7.0 s] Next time."
     assert transcript_text(vtt, 0.0, 10.0).count("\n") == 1
+
+
+def test_gemini_two_stage_sends_free_text_then_schema(
+    server: FakeLLMServer, tmp_path: Path
+) -> None:
+    videos = make_study(tmp_path / "v")
+    df = two_stage(
+        videos / "a.mp4",
+        server,
+        tmp_path,
+        provider="gemini",
+        base_url=server.gemini_url,
+        modalities="audio,text",
+        descriptions=None,
+    )
+    assert (df["status"] == "ok").all()
+    by_stage: dict[str, list[Recorded]] = {}
+    for rec in server.requests:
+        by_stage.setdefault(stage(rec), []).append(rec)
+    assert {k: len(v) for k, v in by_stage.items()} == {
+        "describe": 4,
+        "fuse_window": 2,
+        "fuse_video": 1,
+        "final": 1,
+    }
+    for name in ("describe", "fuse_window", "fuse_video"):
+        for rec in by_stage[name]:
+            assert "responseSchema" not in rec.body["generationConfig"]
+            assert "responseMimeType" not in rec.body["generationConfig"]
+    (final,) = by_stage["final"]
+    assert final.body["generationConfig"]["responseMimeType"] == "application/json"
+    clips = [a for r in by_stage["describe"] for a in audio_payloads(r)]
+    assert len(clips) == 2 and all(c[:4] == b"RIFF" for c in clips)
+    assert all(
+        r.path.endswith(
+            ("describe-m:generateContent", "fuse-m:generateContent", "final-m:generateContent")
+        )
+        for r in server.requests
+    )
