@@ -22,6 +22,7 @@ ALPHA_RANGE = (0.5, 0.9)
 LPC_ORDER = 20
 FRAME_SECONDS = 0.020
 HOP_SECONDS = 0.010
+_WARP_BLOCK = 2048  # frames whose poles are found in one batched call
 
 
 def alpha_for(
@@ -51,14 +52,29 @@ def _lpc(frame: np.ndarray, order: int) -> np.ndarray | None:
     return np.concatenate(([1.0], a))
 
 
-def _warp(a: np.ndarray, alpha: float) -> np.ndarray:
-    poles = np.roots(a)
-    complex_ = np.abs(poles.imag) > 1e-12
-    angles = np.angle(poles[complex_])
-    poles[complex_] = np.abs(poles[complex_]) * np.exp(
-        1j * np.sign(angles) * np.abs(angles) ** alpha
-    )
-    return np.real(np.poly(poles))
+def _warp(polys: np.ndarray, alpha: float) -> np.ndarray:
+    """LPC polynomials (one per row, leading 1) with their complex poles' angles warped.
+
+    All frames at once: the roots are the eigenvalues of the stacked companion matrices, and the
+    new polynomials are rebuilt by multiplying out (1 - p z^-1) for every frame together. Frame
+    by frame, np.roots and np.poly took 60 % of the time.
+    """
+    n, width = polys.shape
+    order = width - 1
+    companion = np.zeros((n, order, order))
+    companion[:, 0, :] = -polys[:, 1:]
+    companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
+    poles = np.linalg.eigvals(companion)
+    angles = np.angle(poles)
+    warped = np.abs(angles) ** alpha * np.sign(angles)
+    # Real poles (angle 0 or pi) keep their place: only complex pairs carry formants.
+    is_complex = np.abs(poles.imag) > 1e-12
+    poles = np.where(is_complex, np.abs(poles) * np.exp(1j * warped), poles)
+    out = np.zeros((n, width), dtype=complex)
+    out[:, 0] = 1.0
+    for k in range(order):
+        out[:, 1 : k + 2] -= poles[:, k : k + 1] * out[:, : k + 1]
+    return out.real
 
 
 def mcadams(
@@ -99,13 +115,23 @@ def mcadams(
     # Padding by one frame on both sides gives every input sample full overlap-add coverage.
     padded = np.concatenate([np.zeros(win), x, np.zeros(win)])
     out = np.zeros_like(padded)
+    starts, frames, polys = [], [], []
     for start in range(0, len(padded) - win + 1, hop):
         frame = padded[start : start + win] * w
         a = _lpc(frame, order)
-        if a is None:
-            continue
+        if a is not None:  # silent frames add nothing
+            starts.append(start)
+            frames.append(frame)
+            polys.append(a)
+    # In blocks: the companion matrices of a 7-minute track would take 130 MB at once.
+    warped = [
+        row
+        for block in range(0, len(polys), _WARP_BLOCK)
+        for row in _warp(np.array(polys[block : block + _WARP_BLOCK]), alpha)
+    ]
+    for start, frame, a, b in zip(starts, frames, polys, warped, strict=True):
         residual = lfilter(a, [1.0], frame)
-        out[start : start + win] += lfilter([1.0], _warp(a, alpha), residual) * w
+        out[start : start + win] += lfilter([1.0], b, residual) * w
     y = out[win : win + len(x)]
     rms_in = np.sqrt(np.mean(x**2))
     rms_out = np.sqrt(np.mean(y**2))
