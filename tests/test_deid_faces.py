@@ -154,3 +154,34 @@ def test_cli_writes_mp4s_and_a_summary(clip: Path, tmp_path: Path) -> None:
     assert got["alpha"] == alpha_for("ann")
     assert decode_frames(out / "astronaut.mp4") and not (out / "broken.mp4").exists()
     assert main(["deidentify", str(clip), "--out", str(out), "--no-faces", "--no-voice"]) == 2
+
+
+def test_other_audio_codecs_are_reencoded_as_aac(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    source = tmp_path / "mp3.mkv"
+    with av.open(str(source), "w") as c:
+        video = c.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = c.add_stream("libmp3lame", rate=22050, layout="mono")
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), "rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in video.encode(frame):
+                c.mux(packet)
+        for packet in video.encode(None):
+            c.mux(packet)
+        tone = (8000 * np.sin(2 * np.pi * 300 * np.arange(22050) / 22050)).astype(np.int16)
+        block = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
+        block.sample_rate, block.pts = 22050, 0
+        for packet in sound.encode(block):
+            c.mux(packet)
+        for packet in sound.encode(None):
+            c.mux(packet)
+    out = tmp_path / "out.mp4"
+    summary = deidentify_video(source, out, Deidentify(detector="haar", voice=False))
+    assert summary.audio == "re-encoded" and summary.frames == 10
+    with av.open(str(out)) as c:
+        stream = c.streams.audio[0]
+        assert (stream.codec_context.name, stream.rate) == ("aac", 22050)
+        assert abs(sum(f.samples for f in c.decode(stream)) - 22050) <= 2048

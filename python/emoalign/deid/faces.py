@@ -10,6 +10,8 @@ the whole frame is blurred. So no frame it returns holds a face that its detecto
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -31,13 +33,21 @@ class FaceDetector(Protocol):
     def __call__(self, rgb: np.ndarray) -> list[Box]: ...
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def _cv2():  # cv2 is imported late: 'import emoalign.deid' should not load OpenCV
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - a dependency, but say how to fix it
-        raise ImportError(
-            "face de-identification needs OpenCV: pip install 'opencv-python-headless<5'"
-        ) from exc
+    # OpenCV's package bootstrap is not thread-safe: two decoding threads importing it at once
+    # can see a half-initialised module (no cv2.data).
+    with _IMPORT_LOCK:
+        try:
+            import cv2
+        except ImportError as exc:  # pragma: no cover - a dependency, but say how to fix it
+            raise ImportError(
+                "face de-identification needs OpenCV: pip install 'opencv-python-headless<5'"
+            ) from exc
+        with contextlib.suppress(ImportError):  # absent from OpenCV 5; HaarDetector says so
+            import cv2.data
     return cv2
 
 
