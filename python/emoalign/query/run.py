@@ -104,7 +104,7 @@ class Pipeline:
     """What a study sends and how: modalities, one or two stages, and the stage engines.
 
     ``modalities`` None is the classic request (frames, plus the transcript when a sidecar
-    exists); an explicit tuple makes every listed modality required, and a video lacking one is
+    exists; two-stage runs then describe the frames only); an explicit tuple makes every listed modality required, and a video lacking one is
     reported for it. ``describe`` and ``fuse`` are the engines of stages 1 and 2.
     """
 
@@ -742,7 +742,7 @@ def check_pipeline(pipeline: str, modalities: tuple[str, ...] | None) -> tuple[s
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
     if pipeline == "two-stage" and modalities is None:
-        return ("video", "text")
+        return ("video",)  # frames only: a transcript or audio is required once named
     return modalities
 
 
