@@ -103,9 +103,9 @@ def open_cache(cache: CacheSpec) -> tuple[Cache | None, bool]:
 class Pipeline:
     """What a study sends and how: modalities, one or two stages, and the stage engines.
 
-    ``modalities`` None is the classic request (frames, plus the transcript when a sidecar
-    exists; two-stage runs then describe the frames only); an explicit tuple makes every listed modality required, and a video lacking one is
-    reported for it. ``describe`` and ``fuse`` are the engines of stages 1 and 2.
+    ``modalities`` None is the classic one-stage request (frames, plus the transcript when a
+    sidecar exists); an explicit tuple makes every listed modality required, and a video lacking
+    one is reported for it. ``describe`` and ``fuse`` are the engines of stages 1 and 2.
     """
 
     modalities: tuple[str, ...] | None = None
