@@ -474,3 +474,21 @@ def test_gemini_two_stage_sends_free_text_then_schema(
         )
         for r in server.requests
     )
+
+
+def test_two_stage_defaults_to_the_frames(server: FakeLLMServer, tmp_path: Path) -> None:
+    write_test_video(tmp_path / "v" / "plain.mp4", seconds=1.0)
+    df = query(
+        tmp_path / "v",
+        provider="openai",
+        model="m",
+        base_url=server.openai_url,
+        task="openset",
+        pipeline="two-stage",
+        sampling=Sampling(frames=2),
+        options=FAST,
+        cache=False,
+    )
+    assert df["status"].to_list() == ["ok"]
+    assert [stage(r) for r in server.requests] == ["describe", "fuse_window", "final"]
+    assert sum(p.get("type") == "image_url" for p in parts(server.requests[0])) == 2
