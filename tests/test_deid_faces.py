@@ -185,3 +185,26 @@ def test_other_audio_codecs_are_reencoded_as_aac(tmp_path: Path) -> None:
         stream = c.streams.audio[0]
         assert (stream.codec_context.name, stream.rate) == ("aac", 22050)
         assert abs(sum(f.samples for f in c.decode(stream)) - 22050) <= 2048
+
+
+@pytest.mark.parametrize("carry", [0, 2])
+def test_a_missed_frame_is_covered_by_its_neighbours(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carry: int
+) -> None:
+    import emoalign.deid.video as deid_video
+
+    frames = decode_frames(clip)
+    real = deid_video._search
+
+    def misses_frame_5(settings: Deidentify, rgb: np.ndarray) -> list:
+        # The detector "misses" frame 5, as real detectors do on a turned head or motion blur.
+        return [] if np.array_equal(rgb, frames[5]) else real(settings, rgb)
+
+    monkeypatch.setattr(deid_video, "_search", misses_frame_5)
+    out = tmp_path / "deid.mp4"
+    summary = deidentify_video(clip, out, Deidentify(detector="haar", voice=False, carry=carry))
+    assert summary.frames_with_faces == 11
+    found = bool(HaarDetector()(decode_frames(out)[5]))
+    # Without carrying, the missed face goes out as it is; carried boxes cover it.
+    assert found is (carry == 0)
+    assert summary.frames_blurred == (11 if carry == 0 else 12)
