@@ -492,3 +492,26 @@ def test_two_stage_defaults_to_the_frames(server: FakeLLMServer, tmp_path: Path)
     assert df["status"].to_list() == ["ok"]
     assert [stage(r) for r in server.requests] == ["describe", "fuse_window", "final"]
     assert sum(p.get("type") == "image_url" for p in parts(server.requests[0])) == 2
+
+
+def test_cli_prompts_and_transcribe(server: FakeLLMServer, tmp_path: Path) -> None:
+    import json
+
+    from emoalign.cli import main
+
+    write_test_video(tmp_path / "v" / "talk.mp4", seconds=1.0, audio=True)
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps({"describe_text": "ONLY THE WORDS, PLEASE"}), encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    argv = ["query", str(tmp_path / "v"), "--provider", "openai", "--model", "m"]
+    argv += ["--base-url", server.openai_url, "--task", "openset", "--no-progress"]
+    argv += ["--pipeline", "two-stage", "--modalities", "text", "--transcribe", "whisper-1"]
+    argv += ["--cache", str(tmp_path / "c.sqlite"), "--out", str(out)]
+    assert main([*argv, "--prompts", str(prompts)]) == 0
+    kinds = [r.protocol for r in server.requests]
+    assert kinds == ["transcribe", "openai", "openai", "openai"]
+    assert "ONLY THE WORDS, PLEASE" in texts(server.requests[1])
+    assert "words " in texts(server.requests[1])  # the transcription is what is described
+    prompts.write_text(json.dumps({"fuse_window": "no clues placeholder"}), encoding="utf-8")
+    assert main([*argv, "--prompts", str(prompts)]) == 2
+    assert main([*argv, "--prompts", str(tmp_path / "missing.json")]) == 2
