@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from emoalign.cli import main
-from emoalign.metrics import accuracy, uar, weighted_f1
+from emoalign.metrics import accuracy, uar, weighted_f1, wheel_scores
 from emoalign.query import QueryOptions, Sampling, ablate
 from emoalign.query.testing import FakeLLMServer, write_test_video
 
@@ -58,7 +58,10 @@ def study(tmp_path: Path) -> Path:
     return root
 
 
-def test_openset_ablation_has_all_14_rows_scored(study: Path, tmp_path: Path) -> None:
+def test_openset_ablation_has_all_14_rows_scored(
+    study: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    wheel = shared_data / "emotion_wheel" / "emotion_wheel.json"
     gt = tmp_path / "gt.csv"
     gt.write_text(
         "name,openset\na,\"['calm', 'sad']\"\nb,\"['calm', 'sad']\"\nc,\"['calm', 'sad']\"\n",
@@ -76,6 +79,7 @@ def test_openset_ablation_has_all_14_rows_scored(study: Path, tmp_path: Path) ->
             options=FAST,
             cache=tmp_path / "c.sqlite",
             ground_truth=gt,
+            wheel=wheel,
             scores=tmp_path / "scores.csv",
         )
         sent = len(server.requests)
@@ -87,6 +91,7 @@ def test_openset_ablation_has_all_14_rows_scored(study: Path, tmp_path: Path) ->
     assert scores.equals(pl.read_csv(tmp_path / "scores.csv", schema=scores.schema))
     f1 = scores.filter(pl.col("metric") == "set_f1")
     assert f1.height == 14
+    assert scores.filter(pl.col("metric") == "wheel_f1").height == 14
     assert set(zip(f1["pipeline"], f1["modalities"], strict=True)) == {
         (p, m) for p in ("one-stage", "two-stage") for m in ("V", "A", "T", "VA", "VT", "AT", "VAT")
     }
@@ -100,12 +105,16 @@ def test_openset_ablation_has_all_14_rows_scored(study: Path, tmp_path: Path) ->
         "AT": (0.5, 0.5),
         "VAT": (2 / 3, 1.0),
     }
+    said = {"V": ["calm"], "A": ["angry"], "T": ["sad"]}
+    truth = {v: ["calm", "sad"] for v in "abc"}
     for row in scores.iter_rows(named=True):
         p, r = expected[row["modalities"]]
+        words = [w for m in row["modalities"] for w in said[m]]
         want = {
             "set_precision": p,
             "set_recall": r,
             "set_f1": 0.0 if p + r == 0 else 2 * p * r / (p + r),
+            "wheel_f1": wheel_scores(truth, {v: words for v in "abc"}, wheel=wheel)["level1"]["f1"],
         }[row["metric"]]
         assert row["value"] == pytest.approx(want), row
         assert row["n"] == 3 and row["failed"] == 0
