@@ -126,16 +126,16 @@ def test_openset_ablation_has_all_14_rows_scored(
 def test_classify_ablation_scores_with_metrics(
     study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import emoalign.query.run as run_module
+    import emoalign.query.study as study_module
 
     decoded: list[str] = []
-    real = run_module.sample_video
+    real = study_module.sample_video
 
     def counting(path: Path, *args: Any, **kwargs: Any) -> Any:
         decoded.append(path.stem)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(run_module, "sample_video", counting)
+    monkeypatch.setattr(study_module, "sample_video", counting)
     gt = tmp_path / "gt.csv"
     gt.write_text("name,label\na,calm\nb,sad\nc,angry\n", encoding="utf-8")
     server = FakeLLMServer(responder)

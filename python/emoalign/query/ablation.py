@@ -39,17 +39,16 @@ from emoalign.query.providers import Provider
 from emoalign.query.run import (
     PIPELINES,
     CacheSpec,
-    Decoder,
     PathLike,
-    Pipeline,
     Providers,
     Videos,
-    _Study,
     open_cache,
     resolve_sampling,
     resolve_task,
     resolve_videos,
+    study_class,
 )
+from emoalign.query.study import Decoder, Pipeline
 from emoalign.query.tasks import Task
 from emoalign.query.video import Sampling
 
@@ -149,16 +148,14 @@ async def aablate(
             engine, describe, fuse, speech = await provs.engines(stack, store, options, usage)
             decoder = Decoder(sampling)
             studies = [
-                _Study(
+                study_class(p)(
                     engine,
                     task_obj,
                     sampling,
                     options,
                     store,
                     rows[(p, s)],
-                    Pipeline(
-                        s, p == "two-stage", prompts or Prompts(), describe, fuse, None, speech
-                    ),
+                    Pipeline(s, prompts or Prompts(), describe, fuse, None, speech),
                     decoder,
                 )
                 for p, s in configs
