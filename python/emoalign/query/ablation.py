@@ -146,7 +146,7 @@ async def aablate(
     try:
         async with AsyncExitStack() as stack:
             engine, describe, fuse, speech = await provs.engines(stack, store, options, usage)
-            decoder = Decoder(sampling)
+            decoder = Decoder(sampling, keep=16)
             studies = [
                 study_class(p)(
                     engine,

@@ -95,11 +95,12 @@ class Decoder:
     """Decodes videos in threads, one per core, sharing each decode among the studies of a run.
 
     The 14 configurations of an ablation start on the same videos at the same time: without
-    sharing, each would decode (and de-identify) every video itself. The last few decodes are
-    kept, by (path, speaker), for studies that ask a moment later.
+    sharing, each would decode (and de-identify) every video itself. The last ``keep`` decodes
+    are kept, by (path, speaker), for studies that ask a moment later; a single study keeps none
+    (it holds its own decode while it needs it), since a long video's frames and audio take MBs.
     """
 
-    def __init__(self, sampling: Sampling, keep: int = 64) -> None:
+    def __init__(self, sampling: Sampling, keep: int = 0) -> None:
         self.sampling = sampling
         self._slots = asyncio.Semaphore(os.cpu_count() or 1)
         self._recent: dict[tuple[Path, str], asyncio.Future[VideoPlan]] = {}
