@@ -12,7 +12,7 @@ import pytest
 
 from emoalign.cli import main
 from emoalign.metrics import accuracy, uar, weighted_f1, wheel_scores
-from emoalign.query import QueryOptions, Sampling, ablate
+from emoalign.query import QueryOptions, Sampling, ablate, read_provenance
 from emoalign.query.testing import FakeLLMServer, write_test_video
 
 FAST = QueryOptions(progress=False, backoff_initial=0.001, backoff_max=0.005, timeout=10.0)
@@ -182,6 +182,11 @@ def test_cli_ablate_and_bad_input(study: Path, tmp_path: Path) -> None:
         scores = pl.read_csv(tmp_path / "out.scores.csv")
         assert scores.filter(pl.col("metric") == "set_f1").height == 14
         assert pl.read_parquet(out).select("pipeline", "modalities").unique().height == 14
+        record = read_provenance(out)
+        assert record is not None and record["task"] == "openset"
+        assert record["pipeline"]["name"] == "ablation"
+        assert record["pipeline"]["modalities"] == ["V", "A", "T", "VA", "VT", "AT", "VAT"]
+        assert set(record["pipeline"]["models"]) == {"describe", "fuse", "transcribe"}
         assert main([*argv, "--modalities", "video", "--out", str(out)]) == 2
         assert (
             main([*base, "--task", "ratings", "--ablate", "--gt", str(gt), "--out", str(out)]) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from PIL import Image
 
 from deid_media import astronaut_clip
 from emoalign.deid import Deidentify, centerface_available, make_detector
-from emoalign.query import QueryOptions, Sampling, query
+from emoalign.deid.settings import DEID_VERSION
+from emoalign.query import Prompts, QueryOptions, Sampling, query, read_provenance
 from emoalign.query.audio import cut, decode_audio, read_wav
 from emoalign.query.testing import FakeLLMServer, Recorded
 
@@ -113,3 +115,20 @@ def test_the_study_command_runs_end_to_end(tmp_path: Path) -> None:
     find = make_detector("auto")
     assert len(images) == 8 and not any(find(img) for img in images) and len(clips) == 1
     assert pl.read_parquet(tmp_path / "d.parquet").height == 4
+
+    # The table says what was de-identified, and how the answers were reached.
+    record = read_provenance(out)
+    assert record is not None
+    assert record["deidentification"] == {
+        "version": DEID_VERSION, "faces": True, "detector": Deidentify().resolved_detector,
+        "blur": "gaussian", "carry": 5, "detect_side": 480, "voice": True, "alpha": None,
+        "alpha_range": [0.5, 0.9], "seed_sha256": None,
+    }  # fmt: skip
+    stage = {"provider": "openai", "base_url": server.openai_url, "model": "M", "temperature": 0.0}
+    assert record["pipeline"] == {
+        "name": "two-stage",
+        "modalities": ["video", "audio", "text"],
+        "models": {"transcribe": None, "describe": stage, "fuse": stage},
+        "templates": dataclasses.asdict(Prompts()),
+    }
+    assert "deidentify" not in record["sampling"] and record["sampling"]["audio"] is True
