@@ -515,3 +515,39 @@ def test_cli_prompts_and_transcribe(server: FakeLLMServer, tmp_path: Path) -> No
     prompts.write_text(json.dumps({"fuse_window": "no clues placeholder"}), encoding="utf-8")
     assert main([*argv, "--prompts", str(prompts)]) == 2
     assert main([*argv, "--prompts", str(tmp_path / "missing.json")]) == 2
+
+
+def test_each_stage_model_gets_its_own_temperature(tmp_path: Path) -> None:
+    # A reasoning model describing (it rejects any temperature) and a chat model fusing and
+    # answering: "auto" is decided per model, not once for the main one.
+    server = FakeLLMServer(fixed_temperature_models=("o4-mini",))
+    with server.running():
+        df = two_stage(
+            make_study(tmp_path / "v"), server, tmp_path, model="gpt-4o-mini",
+            describe_model="o4-mini", fuse_model=None, descriptions=None,
+        )  # fmt: skip
+    assert (df["status"] == "ok").all()
+    sent = {
+        (r.body["model"], stage(r), r.body.get("temperature", "omitted")) for r in server.requests
+    }
+    assert sent == {
+        ("o4-mini", "describe", "omitted"),
+        ("gpt-4o-mini", "fuse_window", 0.0),
+        ("gpt-4o-mini", "fuse_video", 0.0),
+        ("gpt-4o-mini", "final", 0.0),
+    }
+
+
+def test_transcription_leaves_out_an_omitted_temperature(
+    server: FakeLLMServer, tmp_path: Path
+) -> None:
+    write_test_video(tmp_path / "spoken.mp4", seconds=1.0, seed=1, audio=True)
+    for temperature, field in ((None, None), (0.4, "0.4")):
+        query(
+            tmp_path / "spoken.mp4", provider="openai", model="m", base_url=server.openai_url,
+            task="openset", modalities="text", transcribe="whisper-1", cache=False,
+            options=QueryOptions(progress=False, temperature=temperature),
+        )  # fmt: skip
+        speech = [r for r in server.requests if r.protocol == "transcribe"]
+        assert [r.body.get("temperature") for r in speech] == [field]
+        server.requests.clear()
