@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import io
 from pathlib import Path
 
@@ -132,3 +133,7 @@ def test_the_study_command_runs_end_to_end(tmp_path: Path) -> None:
         "templates": dataclasses.asdict(Prompts()),
     }
     assert "deidentify" not in record["sampling"] and record["sampling"]["audio"] is True
+    # The instruction digest is that of the final, text-only question (asked last).
+    final = server.requests[first - 1].body["messages"][-1]["content"][-1]["text"]
+    assert record["prompts"]["instruction_frames"] == 0
+    assert record["prompts"]["instruction_sha256"] == hashlib.sha256(final.encode()).hexdigest()

@@ -49,6 +49,7 @@ def query_provenance(
     usage: Usage,
     *,
     pipeline: dict[str, Any] | None = None,
+    instruction_frames: int | None = None,
 ) -> dict[str, Any]:
     """The provenance record of a finished run.
 
@@ -58,7 +59,7 @@ def query_provenance(
         The provider that answered (its name, endpoint and model; never its key).
     task
         The task asked: its instruction template is stored verbatim, with digests of the
-        template, of the instruction as rendered for ``sampling.frames`` frames, and of the
+        template, of the instruction as rendered for ``instruction_frames`` frames, and of the
         reply schema.
     sampling
         The video sampling settings (a dataclass, stored field by field); its de-identification
@@ -72,6 +73,10 @@ def query_provenance(
     pipeline
         How the answers were reached (``pipeline_record``); None: one stage on the default
         modalities.
+    instruction_frames
+        The frame count the instruction was rendered for: ``sampling.frames`` (the default)
+        when frames were sent with it, 0 when it was asked without frames (the final answer of
+        the two-stage pipeline, modalities without video).
 
     Returns
     -------
@@ -80,7 +85,8 @@ def query_provenance(
     """
     template = task.instruction_template
     schema = canonical_schema(task.schema())
-    instruction = task.instruction(sampling.frames)
+    frames = sampling.frames if instruction_frames is None else instruction_frames
+    instruction = task.instruction(frames)
     return {
         "format": FORMAT,
         "emoalign_version": emoalign.__version__,
@@ -92,7 +98,7 @@ def query_provenance(
         "prompts": {
             "template": template,
             "template_sha256": _sha256(template),
-            "instruction_frames": sampling.frames,
+            "instruction_frames": frames,
             "instruction_sha256": _sha256(instruction),
             "schema_sha256": _sha256(schema),
         },

@@ -234,6 +234,19 @@ def study_class(pipeline: str) -> type[Study]:
     return TwoStageStudy if pipeline == "two-stage" else Study
 
 
+def instruction_frames(
+    pipeline: str, modalities: tuple[str, ...] | None, sampling: Sampling
+) -> int:
+    """The frame count the task's instruction is rendered for (see ``Task.request``)."""
+    if pipeline == "two-stage":
+        return 0  # the final answer is asked of the fused, text-only account
+    # nfbl without video sends frames for the model to read body language from, unless the
+    # video has a cue file: such videos are asked with the 0-frame instruction.
+    if modalities is None or {"video", "nfbl"} & set(modalities):
+        return sampling.frames
+    return 0
+
+
 def check_pipeline(pipeline: str, modalities: tuple[str, ...] | None) -> tuple[str, ...] | None:
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
@@ -402,6 +415,7 @@ async def aquery(
             decided,
             usage,
             pipeline=provs.provenance(pipeline, mods, prompts, options),
+            instruction_frames=instruction_frames(pipeline, mods, sampling),
         )
         write_parquet(df, out, provenance_metadata(record))
     if notes is not None and descriptions is not None:
