@@ -25,6 +25,12 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 
+# espeak-ng speaks the sentence that the voice-anonymisation tests run through McAdams.
+if ! command -v espeak-ng >/dev/null 2>&1; then
+    sudo_cmd=$([[ $(id -u) -eq 0 ]] && echo "" || echo "sudo")
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq espeak-ng
+fi
+
 if [[ -z "${EMOALIGN_TEST_PG_URL:-}" ]]; then
     EMOALIGN_TEST_PG_URL=$(bash scripts/start_postgres.sh)
     export EMOALIGN_TEST_PG_URL

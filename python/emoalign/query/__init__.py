@@ -18,11 +18,14 @@ from typing import Any
 
 import polars as pl
 
+from emoalign.query.ablation import AblationResult, aablate, ablate
 from emoalign.query.cache import Cache, default_cache_path
 from emoalign.query.cost import DEFAULT_PRICES, Usage
 from emoalign.query.emotions import CK34, CK_DIMENSIONS
 from emoalign.query.engine import QueryOptions
+from emoalign.query.modalities import MODALITIES
 from emoalign.query.output import CONTRACT_COLUMNS, SCHEMA, failures, to_wide, write_parquet
+from emoalign.query.pipeline import Prompts
 from emoalign.query.provenance import read_provenance
 from emoalign.query.providers import GeminiProvider, OpenAIProvider, Provider, make_provider
 from emoalign.query.run import aquery, query
@@ -54,16 +57,21 @@ __all__ = [
     "CK_DIMENSIONS",
     "CONTRACT_COLUMNS",
     "DEFAULT_PRICES",
+    "MODALITIES",
     "SCHEMA",
+    "AblationResult",
     "Cache",
     "GeminiProvider",
     "OpenAIProvider",
+    "Prompts",
     "Provider",
     "QueryOptions",
     "Sampling",
     "SynonymGroupingError",
     "Task",
     "Usage",
+    "aablate",
+    "ablate",
     "agroup_synonyms",
     "aquery",
     "default_cache_path",

@@ -41,7 +41,7 @@ from emoalign.query.bodies import Bodies
 from emoalign.query.cache import Cache
 from emoalign.query.cost import Usage
 from emoalign.query.delays import body_retry_delay
-from emoalign.query.providers.base import ProtocolError, Provider, Reply
+from emoalign.query.providers.base import PayloadTooLarge, ProtocolError, Provider, Reply
 from emoalign.query.replies import ReplyStore
 from emoalign.query.request import Request, Text, cache_key
 from emoalign.query.tasks import InvalidReply
@@ -244,7 +244,7 @@ class Engine:
         while attempts <= options.reasks:
             try:
                 reply = await self._reply(self.key(request), request, images)
-            except (TransientError, RequestFailed) as exc:
+            except (TransientError, RequestFailed, PayloadTooLarge) as exc:
                 self.usage.errors += 1
                 return Outcome("error", error=self.provider.redact(str(exc)))
             if reply.truncated:
@@ -318,7 +318,7 @@ class Engine:
         return reply
 
     async def _send(self, request: Request, images: ImageLoader | None) -> Reply:
-        needed = request.image_digests
+        needed = request.media_digests
         loaded: Mapping[str, bytes] = await images() if (needed and images is not None) else {}
         body = self._bodies.get(request, loaded)
         tokens = estimate_tokens(request) if self._tpm is not None else 0

@@ -24,7 +24,19 @@ class Image:
     mime: str = "image/jpeg"
 
 
-Part = Text | Image
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """A WAV clip, referenced like an image by the digest of the exact bytes sent."""
+
+    digest: str
+    mime: str = "audio/wav"
+
+
+Part = Text | Image | Audio
+
+# Tag of each media part in the canonical content. Requests without audio serialise exactly as
+# before audio existed, so their cache keys (and existing caches) are unchanged.
+_MEDIA_TAGS = {Image: "i", Audio: "a"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +48,7 @@ class Turn:
 @dataclass(frozen=True, slots=True)
 class Request:
     turns: tuple[Turn, ...]
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None  # None: a free-text reply (stage-1 descriptions, fusion)
     schema_name: str
     temperature: float | None  # None: the key is left out and the model uses its default
     max_tokens: int
@@ -50,6 +62,11 @@ class Request:
     def image_digests(self) -> list[str]:
         return [p.digest for t in self.turns for p in t.parts if isinstance(p, Image)]
 
+    @property
+    def media_digests(self) -> list[str]:
+        """Digests of every image and audio part: the bytes a body needs."""
+        return [p.digest for t in self.turns for p in t.parts if not isinstance(p, Text)]
+
     def content(self) -> tuple[str, str]:
         """Canonical JSON of what decides the answer apart from ``repeat``, and of the schema.
 
@@ -61,7 +78,9 @@ class Request:
                 [
                     t.role,
                     [
-                        ["t", p.text] if isinstance(p, Text) else ["i", p.digest, p.mime]
+                        ["t", p.text]
+                        if isinstance(p, Text)
+                        else [_MEDIA_TAGS[type(p)], p.digest, p.mime]
                         for p in t.parts
                     ],
                 ]
@@ -111,10 +130,13 @@ class Request:
 
     def with_correction(self, raw_reply: str, reason: str) -> Request:
         """The conversation extended by the invalid reply and a request to fix it."""
-        correction = (
-            f"Your reply could not be used: {reason}. Reply again with only a JSON value that "
-            "follows the requested schema exactly."
-        )
+        if self.schema is None:
+            correction = f"Your reply could not be used: {reason}. Please answer again."
+        else:
+            correction = (
+                f"Your reply could not be used: {reason}. Reply again with only a JSON value "
+                "that follows the requested schema exactly."
+            )
         turns = (
             *self.turns,
             Turn("assistant", (Text(raw_reply),)),
@@ -128,7 +150,7 @@ class Request:
 _SCHEMA_MEMO: dict[int, tuple[dict[str, Any], str]] = {}
 
 
-def canonical_schema(schema: dict[str, Any]) -> str:
+def canonical_schema(schema: dict[str, Any] | None) -> str:
     hit = _SCHEMA_MEMO.get(id(schema))
     if hit is not None and hit[0] is schema:
         return hit[1]

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from emoalign.query.emotions import CK34, CK_DIMENSIONS, load_items
-from emoalign.query.request import Image, Part, Request, Text, Turn
+from emoalign.query.request import Audio, Image, Part, Request, Text, Turn
 from emoalign.query.video import Window
 
 TASK_NAMES = ("ratings", "dimensions", "openset", "classify")
@@ -28,6 +28,14 @@ TASK_NAMES = ("ratings", "dimensions", "openset", "classify")
 _FRAMES_INTRO = (
     "The images are {n_frames} frames sampled uniformly from a video, in order; "
     "each is preceded by its time in seconds."
+)
+
+_AUDIO_INTRO = "The audio of this part of the video follows (16 kHz mono WAV)."
+_NFBL_INTRO = "Non-facial body language seen in the video:\n{cues}"
+# Stage 3 of the two-stage pipeline: the task is asked of a fused account instead of media.
+_ACCOUNT_INTRO = (
+    "The following account of the emotional clues in a video was written by an expert "
+    "observer who saw and heard it. Answer from this account.\n\n{account}"
 )
 
 DEFAULT_TEMPLATES: dict[str, str] = {
@@ -191,8 +199,19 @@ class Task:
         temperature: float,
         max_tokens: int,
         repeat: int,
+        frames: bool = True,
+        audio: Audio | None = None,
+        nfbl: str | None = None,
     ) -> Request:
-        parts: list[Part] = [Text(_FRAMES_INTRO.format(n_frames=len(window.frames)))]
+        """The one-stage request about ``window``: its frames (unless ``frames`` is False), its
+        ``audio`` clip, ``transcript`` and ``nfbl`` cues when given, then the instruction.
+
+        With the defaults the parts are exactly those of frames-and-transcript requests from
+        before audio existed, so their cache keys are unchanged.
+        """
+        parts: list[Part] = []
+        if frames:
+            parts.append(Text(_FRAMES_INTRO.format(n_frames=len(window.frames))))
         if n_windows > 1:
             parts.append(
                 Text(
@@ -200,12 +219,31 @@ class Task:
                     f"{window.start:.1f} s to {window.end:.1f} s."
                 )
             )
-        for frame in window.frames:
+        for frame in window.frames if frames else ():
             parts.append(Text(f"t = {frame.time:.2f} s"))
             parts.append(Image(frame.digest))
+        if audio is not None:
+            parts += [Text(_AUDIO_INTRO), audio]
         if transcript:
             parts.append(Text(f"Transcript of the speech in the video:\n{transcript}"))
-        parts.append(Text(self.instruction(len(window.frames))))
+        if nfbl:
+            parts.append(Text(_NFBL_INTRO.format(cues=nfbl)))
+        parts.append(Text(self.instruction(len(window.frames) if frames else 0)))
+        return self._request(parts, temperature, max_tokens, repeat)
+
+    def account_request(
+        self, account: str, *, temperature: float, max_tokens: int, repeat: int
+    ) -> Request:
+        """Stage 3 of the two-stage pipeline: the task asked of a fused, text-only account."""
+        parts: list[Part] = [
+            Text(_ACCOUNT_INTRO.format(account=account)),
+            Text(self.instruction(0)),
+        ]
+        return self._request(parts, temperature, max_tokens, repeat)
+
+    def _request(
+        self, parts: list[Part], temperature: float, max_tokens: int, repeat: int
+    ) -> Request:
         return Request(
             turns=(Turn("user", tuple(parts)),),
             schema=self.schema(),

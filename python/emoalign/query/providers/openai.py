@@ -1,7 +1,9 @@
 """OpenAI Chat Completions, and any server that speaks it (vLLM, Ollama, llama.cpp) via base_url.
 
-Images go as ``image_url`` content parts holding base64 ``data:`` URLs; structured output is asked
-for with ``response_format = {"type": "json_schema", "json_schema": {..., "strict": true}}``.
+Images go as ``image_url`` content parts holding base64 ``data:`` URLs and audio as ``input_audio``
+parts (base64 WAV); structured output is asked for with
+``response_format = {"type": "json_schema", "json_schema": {..., "strict": true}}``, and left out
+for free-text requests (``schema=None``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from emoalign.query.providers.base import ProtocolError, Provider, Reply, b64, image_bytes
-from emoalign.query.request import Image, Request, Text
+from emoalign.query.request import Audio, Image, Request, Text
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Reasoning models (o1, o3, o4-mini, gpt-5 and its point releases) answer a temperature other than
@@ -51,6 +53,11 @@ class OpenAIProvider(Provider):
                     data = b64(image_bytes(images, part.digest))
                     url = f"data:{part.mime};base64,{data}"
                     content.append({"type": "image_url", "image_url": {"url": url}})
+                elif isinstance(part, Audio):
+                    data = b64(image_bytes(images, part.digest))
+                    content.append(
+                        {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}
+                    )
             messages.append({"role": "user", "content": content})
         body: dict[str, Any] = {
             "model": self.model,
@@ -64,6 +71,8 @@ class OpenAIProvider(Provider):
                 },
             },
         }
+        if request.schema is None:  # a free-text reply: no structured output
+            del body["response_format"]
         # OpenAI deprecated max_tokens (reasoning models reject it); the compatible servers
         # (vLLM, Ollama, llama.cpp) document max_tokens.
         limit_key = "max_completion_tokens" if self.base_url == OPENAI_BASE_URL else "max_tokens"
