@@ -63,3 +63,11 @@ def rsa_condensed(
     permutations: int = 0,
     seed: int | None = None,
 ) -> _RSARaw: ...
+def rsa_bootstrap(
+    x: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    method: str = "spearman",
+    n_boot: int = 1000,
+    seed: int = 0,
+    samples: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]: ...

@@ -2,6 +2,7 @@
 //! statistics, exposed to Python as `emoalign._core`. The numeric modules are plain Rust (and
 //! tested with `cargo test`); `py` holds the bindings.
 
+pub mod bootstrap;
 pub mod distance;
 pub mod error;
 pub mod gw;
