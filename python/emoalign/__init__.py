@@ -33,6 +33,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "matching_rate": ("emoalign.alignment", "matching_rate"),
     "query": ("emoalign.query", "query"),
     "aquery": ("emoalign.query", "aquery"),
+    "agreement": ("emoalign.comparison", "agreement"),
+    "compare_rsa": ("emoalign.comparison", "compare_rsa"),
+    "compare": ("emoalign.comparison", "compare"),
 }
 
 
