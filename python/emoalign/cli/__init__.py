@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Each module named here defines ``register(subparsers)``, which adds its sub-command and sets
 # ``func`` (taking the parsed namespace, returning an exit code) as the parser default.
-SUBCOMMANDS: tuple[str, ...] = ("demo", "score", "query", "align")
+SUBCOMMANDS: tuple[str, ...] = ("demo", "score", "query", "align", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
