@@ -25,18 +25,32 @@ def rsatoolbox_rdms(condensed: list[np.ndarray]) -> rsatoolbox.rdm.RDMs:
     return rsatoolbox.rdm.RDMs(np.stack(condensed))
 
 
-@pytest.mark.parametrize("method", ["spearman", "pearson"])
-def test_same_samples_give_rsatoolbox_values_exactly(method: str) -> None:
-    human, models = noisy_models(25, (0.5, 1.5), seed=1, items=3)
+@pytest.mark.parametrize(
+    ("method", "n", "n_samples", "ties"),
+    # n = 700 has 244,650 pairs: several of the kernel's 65,536-rank blocks.
+    [
+        ("spearman", 25, 40, True),
+        ("pearson", 25, 40, True),
+        ("spearman", 700, 3, True),
+        ("spearman", 700, 3, False),
+        ("pearson", 700, 3, False),
+    ],
+)
+def test_same_samples_give_rsatoolbox_values_exactly(
+    method: str, n: int, n_samples: int, ties: bool
+) -> None:
+    human, models = noisy_models(n, (0.5, 1.5), seed=1, items=3)
     # Integer ratings make tied dissimilarities, which the ranking must handle as rsatoolbox does.
-    human = np.round(human)
+    if ties:
+        human = np.round(human)
+        models = {k: np.round(v) for k, v in models.items()}
     x = emoalign.pdist(human, "euclidean")
-    ys = [emoalign.pdist(np.round(m), "euclidean") for m in models.values()]
+    ys = [emoalign.pdist(m, "euclidean") for m in models.values()]
     rng = np.random.default_rng(5)
-    samples = rng.integers(0, 25, size=(40, 25))
+    samples = rng.integers(0, n, size=(n_samples, n))
     res = emoalign.compare_rsa(
         human,
-        {k: np.round(v) for k, v in models.items()},
+        models,
         method=method,
         samples=samples,
         permutations=0,

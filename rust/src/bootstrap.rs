@@ -22,6 +22,7 @@ use crate::threads::install;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// How the bootstrap samples are drawn.
 pub enum Draws<'a> {
@@ -31,60 +32,245 @@ pub enum Draws<'a> {
     Given(&'a [u32]),
 }
 
-/// One RDM's upper triangle in sorted order, with each pair's items, for weighted ranking.
-struct Runs {
-    pair: Vec<u32>,
-    u: Vec<u32>,
-    v: Vec<u32>,
-    /// End (exclusive) of each run of equal values.
-    ends: Vec<u32>,
+/// Items are packed two to a u32 (u << 16 | v), so a bootstrap takes at most this many.
+pub const MAX_ITEMS: usize = 1 << 16;
+
+/// The reference's ranks are kept by position in its value order, read in blocks of this many
+/// (256 KiB of i32) so that a candidate's pass meets them in L2, not across all of memory.
+const BLOCK_SHIFT: u32 = 16;
+
+/// One RDM's pairs in ascending order of value, for weighted ranking.
+struct Sorted {
+    /// Each pair's items packed as u << 16 | v, in value order: 4 bytes a pair, read in sequence.
+    uv: Vec<u32>,
+    /// (start, end) of each run of two or more equal values; every other run is a single pair.
+    ties: Vec<(usize, usize)>,
+}
+
+/// A candidate in its value order, and how its pairs meet the reference's ranks: the product
+/// of element k goes to slot `dest[k]` of a buffer grouped by the reference block its pair lies
+/// in (a radix partition, so writes stream into a few dozen places); slot e then pairs with the
+/// reference rank at position `low[e]` of its block.
+struct Joined {
+    sorted: Sorted,
+    dest: Vec<u32>,
+    low: Vec<u16>,
+    /// Slots of block b: bounds[b]..bounds[b + 1].
+    bounds: Vec<usize>,
 }
 
 enum Prepared {
     /// Pearson: the values, centred on their full-sample mean so weighted moments cancel little.
     Values(Vec<f64>),
-    /// Spearman: the sorted runs.
-    Ranked(Runs),
+    /// Spearman reference: its pairs in value order.
+    Reference(Sorted),
+    /// Spearman candidate.
+    Candidate(Joined),
 }
 
-fn items_of_pairs(n: usize) -> (Vec<u32>, Vec<u32>) {
-    let pairs = n * n.saturating_sub(1) / 2;
-    let (mut pu, mut pv) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+/// Each pair's items packed as u << 16 | v, in condensed order.
+fn packed_pairs(n: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(n * n.saturating_sub(1) / 2);
     for i in 0..n {
-        for j in i + 1..n {
-            pu.push(i as u32);
-            pv.push(j as u32);
-        }
+        out.extend((i + 1..n).map(|j| ((i as u32) << 16) | j as u32));
     }
-    (pu, pv)
+    out
 }
 
-fn runs(values: &[f64], pu: &[u32], pv: &[u32]) -> Runs {
+/// The pairs in value order, and their condensed indices in that order.
+fn sorted(values: &[f64], packed: &[u32]) -> (Sorted, Vec<u32>) {
     let keyed = par_sort_keyed(values);
-    let pair: Vec<u32> = keyed.iter().map(|&(_, i)| i).collect();
-    let u = pair.iter().map(|&p| pu[p as usize]).collect();
-    let v = pair.iter().map(|&p| pv[p as usize]).collect();
-    let mut ends: Vec<u32> = (1..keyed.len())
-        .filter(|&k| keyed[k].0 != keyed[k - 1].0)
-        .map(|k| k as u32)
-        .collect();
-    ends.push(keyed.len() as u32);
-    Runs { pair, u, v, ends }
+    let uv = keyed.iter().map(|&(_, i)| packed[i as usize]).collect();
+    let mut ties = Vec::new();
+    let mut start = 0;
+    for k in 1..=keyed.len() {
+        if k == keyed.len() || keyed[k].0 != keyed[start].0 {
+            if k - start > 1 {
+                ties.push((start, k));
+            }
+            start = k;
+        }
+    }
+    let order = keyed.into_iter().map(|(_, i)| i).collect();
+    (Sorted { uv, ties }, order)
 }
 
-fn prepare(values: &[f64], method: Method, pu: &[u32], pv: &[u32]) -> Prepared {
-    match method {
-        Method::Spearman => Prepared::Ranked(runs(values, pu, pv)),
-        _ => {
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            Prepared::Values(values.iter().map(|x| x - mean).collect())
-        }
+/// `position[p]`: where pair p stands in the reference's value order.
+fn joined(values: &[f64], packed: &[u32], position: &[u32]) -> Joined {
+    let (sorted, order) = sorted(values, packed);
+    let len = order.len();
+    let blocks = (len >> BLOCK_SHIFT) + 1;
+    let mut bounds = vec![0usize; blocks + 1];
+    for &p in &order {
+        bounds[(position[p as usize] >> BLOCK_SHIFT) as usize + 1] += 1;
+    }
+    for b in 0..blocks {
+        bounds[b + 1] += bounds[b];
+    }
+    let mut next = bounds.clone();
+    let (mut dest, mut low) = (vec![0u32; len], vec![0u16; len]);
+    for (k, &p) in order.iter().enumerate() {
+        let x = position[p as usize];
+        let b = (x >> BLOCK_SHIFT) as usize;
+        dest[k] = next[b] as u32;
+        low[next[b]] = x as u16; // x mod 2^16: the position inside block b
+        next[b] += 1;
+    }
+    Joined {
+        sorted,
+        dest,
+        low,
+        bounds,
     }
 }
 
-/// Times each item was drawn in sample `b`.
+/// One bootstrap sample: how often each item was drawn.
+struct Sample {
+    /// Draws per item; a fixed-size table, so a u16 index needs no bounds check.
+    c: Box<[u32; MAX_ITEMS]>,
+    /// Σ over pairs of their weight c_u·c_v: the size of the resampled RDM.
+    total: u64,
+}
+
+impl Sample {
+    fn new() -> Self {
+        Self {
+            c: Box::new([0; MAX_ITEMS]),
+            total: 0,
+        }
+    }
+
+    /// Weight c_u·c_v of a packed pair.
+    #[inline(always)]
+    fn weight(&self, uv: u32) -> u64 {
+        u64::from(self.c[(uv >> 16) as u16 as usize]) * u64::from(self.c[uv as u16 as usize])
+    }
+
+    /// Doubled, centred average rank of a run of weight `w` above weight `below`.
+    #[inline(always)]
+    fn centred(&self, below: u64, w: u64) -> i64 {
+        (2 * below + w) as i64 - self.total as i64
+    }
+}
+
+/// Runs of the sorted pairs: the single pairs before each tied run, and the tied run.
+fn segments(s: &Sorted) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + '_ {
+    let len = s.uv.len();
+    let mut pos = 0;
+    s.ties
+        .iter()
+        .copied()
+        .chain(std::iter::once((len, len)))
+        .map(move |(a, b)| {
+            let singles = pos..a;
+            pos = b;
+            (singles, a..b)
+        })
+}
+
+/// Writes the reference's doubled centred ranks in its own value order (a sequential write);
+/// returns Σ w·d². Sums are integers: exact, and the same in any order.
+fn rank_reference(s: &Sorted, smp: &Sample, d: &mut [i32]) -> u128 {
+    let (mut below, mut ss) = (0u64, 0u128);
+    for (singles, tied) in segments(s) {
+        for (&uv, dk_out) in s.uv[singles.clone()].iter().zip(&mut d[singles]) {
+            let w = smp.weight(uv);
+            let dk = smp.centred(below, w);
+            below += w;
+            *dk_out = dk as i32;
+            ss += u128::from(w) * (dk * dk) as u128;
+        }
+        if !tied.is_empty() {
+            let wg: u64 = s.uv[tied.clone()].iter().map(|&uv| smp.weight(uv)).sum();
+            let dk = smp.centred(below, wg);
+            d[tied].fill(dk as i32);
+            ss += u128::from(wg) * (dk * dk) as u128;
+            below += wg;
+        }
+    }
+    ss
+}
+
+/// Σ w·d_ref·d and Σ w·d² for a candidate: its ranks in its value order, each w·d streamed into
+/// the partitioned buffer, then met block by block with the reference's ranks.
+fn rank_cross(j: &Joined, smp: &Sample, d_ref: &[i32], buf: &mut [i64]) -> (i128, u128) {
+    let s = &j.sorted;
+    let (mut below, mut syy) = (0u64, 0u128);
+    for (singles, tied) in segments(s) {
+        for (&uv, &slot) in s.uv[singles.clone()].iter().zip(&j.dest[singles]) {
+            let w = smp.weight(uv);
+            let dk = smp.centred(below, w);
+            below += w;
+            buf[slot as usize] = w as i64 * dk;
+            syy += u128::from(w) * (dk * dk) as u128;
+        }
+        if !tied.is_empty() {
+            let wg: u64 = s.uv[tied.clone()].iter().map(|&uv| smp.weight(uv)).sum();
+            let dk = smp.centred(below, wg);
+            for (&uv, &slot) in s.uv[tied.clone()].iter().zip(&j.dest[tied]) {
+                buf[slot as usize] = smp.weight(uv) as i64 * dk;
+            }
+            syy += u128::from(wg) * (dk * dk) as u128;
+            below += wg;
+        }
+    }
+    let mut sxy = 0i128;
+    for (b, bound) in j.bounds.windows(2).enumerate() {
+        let base = b << BLOCK_SHIFT;
+        let block = &d_ref[base..(base + (1 << BLOCK_SHIFT)).min(d_ref.len())];
+        for (&v, &lo) in buf[bound[0]..bound[1]]
+            .iter()
+            .zip(&j.low[bound[0]..bound[1]])
+        {
+            sxy += i128::from(v) * i128::from(block[lo as usize]);
+        }
+    }
+    (sxy, syy)
+}
+
+/// Weighted Σw, Σw·x, Σw·y, Σw·x·y, Σw·y² over pairs in condensed order, skipping undrawn
+/// rows. Four lanes summed in a fixed order vectorise and keep the result reproducible.
+fn moments(x: &[f64], y: &[f64], n: usize, c: &[u32]) -> [f64; 5] {
+    const L: usize = 4;
+    let mut acc = [[0.0f64; L]; 5];
+    let mut k = 0;
+    for u in 0..n {
+        let len = n - u - 1;
+        if c[u] != 0 {
+            let cu = f64::from(c[u]);
+            let (xs, ys, cs) = (&x[k..k + len], &y[k..k + len], &c[u + 1..n]);
+            let body = len - len % L;
+            for ((xa, ya), ca) in xs[..body]
+                .chunks_exact(L)
+                .zip(ys[..body].chunks_exact(L))
+                .zip(cs[..body].chunks_exact(L))
+            {
+                for l in 0..L {
+                    let w = cu * f64::from(ca[l]);
+                    acc[0][l] += w;
+                    acc[1][l] += w * xa[l];
+                    acc[2][l] += w * ya[l];
+                    acc[3][l] += w * xa[l] * ya[l];
+                    acc[4][l] += w * ya[l] * ya[l];
+                }
+            }
+            for j in body..len {
+                let w = cu * f64::from(cs[j]);
+                acc[0][0] += w;
+                acc[1][0] += w * xs[j];
+                acc[2][0] += w * ys[j];
+                acc[3][0] += w * xs[j] * ys[j];
+                acc[4][0] += w * ys[j] * ys[j];
+            }
+        }
+        k += len;
+    }
+    acc.map(|lanes| lanes.iter().sum())
+}
+
+/// Times each item was drawn in sample `b`, into `out[..n]`.
 fn counts(n: usize, draws: &Draws<'_>, b: usize, out: &mut [u32]) {
-    out.fill(0);
+    out[..n].fill(0);
     match draws {
         Draws::Seeded { seed, .. } => {
             // A key of its own, so bootstrap samples never reuse the Mantel test's permutation
@@ -101,71 +287,6 @@ fn counts(n: usize, draws: &Draws<'_>, b: usize, out: &mut [u32]) {
             }
         }
     }
-}
-
-#[inline]
-fn weight(c: &[u32], u: u32, v: u32) -> u64 {
-    u64::from(c[u as usize]) * u64::from(c[v as usize])
-}
-
-/// Scatters the reference's doubled centred ranks into `d` (indexed by pair); returns Σ w·d².
-fn rank_reference(r: &Runs, c: &[u32], total: u64, d: &mut [f64]) -> f64 {
-    let (mut below, mut start, mut ss) = (0u64, 0usize, 0.0);
-    for &end in &r.ends {
-        let end = end as usize;
-        let wg: u64 = (start..end).map(|k| weight(c, r.u[k], r.v[k])).sum();
-        let dg = (2 * below + wg) as f64 - total as f64;
-        for &p in &r.pair[start..end] {
-            d[p as usize] = dg;
-        }
-        ss += wg as f64 * dg * dg;
-        below += wg;
-        start = end;
-    }
-    ss
-}
-
-/// Σ w·d_ref·d and Σ w·d² for a candidate, its ranks taken run by run (d is constant in a run).
-fn rank_cross(r: &Runs, c: &[u32], total: u64, d_ref: &[f64]) -> (f64, f64) {
-    let (mut below, mut start, mut sxy, mut syy) = (0u64, 0usize, 0.0, 0.0);
-    for &end in &r.ends {
-        let end = end as usize;
-        let (mut wg, mut wx) = (0u64, 0.0);
-        for k in start..end {
-            let w = weight(c, r.u[k], r.v[k]);
-            wg += w;
-            wx += w as f64 * d_ref[r.pair[k] as usize];
-        }
-        let dg = (2 * below + wg) as f64 - total as f64;
-        sxy += dg * wx;
-        syy += wg as f64 * dg * dg;
-        below += wg;
-        start = end;
-    }
-    (sxy, syy)
-}
-
-/// Weighted Σw, Σw·x, Σw·x², Σw·x·y over pairs in condensed order, skipping undrawn rows.
-fn moments(x: &[f64], y: &[f64], n: usize, c: &[u32]) -> [f64; 5] {
-    let mut s = [0.0; 5];
-    let mut k = 0;
-    for u in 0..n {
-        let len = n - u - 1;
-        if c[u] != 0 {
-            let cu = f64::from(c[u]);
-            let cols = &c[u + 1..];
-            for ((&xv, &yv), &cv) in x[k..k + len].iter().zip(&y[k..k + len]).zip(cols) {
-                let w = cu * f64::from(cv);
-                s[0] += w;
-                s[1] += w * xv;
-                s[2] += w * yv;
-                s[3] += w * xv * yv;
-                s[4] += w * yv * yv;
-            }
-        }
-        k += len;
-    }
-    s
 }
 
 fn correlation(sxy: f64, sxx: f64, syy: f64) -> f64 {
@@ -223,54 +344,75 @@ pub fn bootstrap(
             all.len() / n
         }
     };
+    if n > MAX_ITEMS {
+        return Err(CoreError::value(format!(
+            "the bootstrap takes at most {MAX_ITEMS} items, got {n}; subsample the videos"
+        )));
+    }
     let k = candidates.len();
     let threads = crate::threads::num_threads();
-    // Spearman keeps (pair, u, v) and run ends per vector plus one rank buffer per thread.
-    let per_vector = if method == Method::Spearman { 16 } else { 8 };
+    // Per vector: packed pairs, slots and block positions (10 bytes, Spearman) or values (8,
+    // Pearson); per thread a rank and a product per pair (12); while sorting, 24 bytes a pair.
+    let per_vector = if method == Method::Spearman { 10 } else { 8 };
     ensure_fits(
-        (n_pairs as u128) * ((k as u128 + 1) * per_vector + 8 * threads as u128 + 8),
+        (n_pairs as u128) * ((k as u128 + 1) * per_vector + 12 * threads as u128 + 24),
         1,
         "the bootstrap",
         "use fewer videos or candidates",
     )?;
     let (reference, candidates) = install(|| {
-        let (pu, pv) = if method == Method::Spearman {
-            items_of_pairs(n)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        rayon::join(
-            || prepare(reference, method, &pu, &pv),
-            || {
-                candidates
-                    .par_iter()
-                    .map(|y| prepare(y, method, &pu, &pv))
-                    .collect::<Vec<_>>()
-            },
-        )
+        if method != Method::Spearman {
+            let prep = |v: &[f64]| {
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                Prepared::Values(v.iter().map(|x| x - mean).collect())
+            };
+            return (
+                prep(reference),
+                candidates.iter().map(|y| prep(y)).collect(),
+            );
+        }
+        let packed = packed_pairs(n);
+        let (sorted_ref, order) = sorted(reference, &packed);
+        let mut position = vec![0u32; n_pairs];
+        for (k, &p) in order.iter().enumerate() {
+            position[p as usize] = k as u32;
+        }
+        drop(order);
+        // One vector at a time: each sort is parallel already, and their keys are big.
+        let candidates: Vec<Prepared> = candidates
+            .iter()
+            .map(|y| Prepared::Candidate(joined(y, &packed, &position)))
+            .collect();
+        (Prepared::Reference(sorted_ref), candidates)
     });
-    let one = |b: usize, c: &mut Vec<u32>, d: &mut Vec<f64>| -> Vec<f64> {
-        counts(n, &draws, b, c);
-        let sum_c2: u64 = c.iter().map(|&x| u64::from(x) * u64::from(x)).sum();
-        let total = ((n as u64) * (n as u64) - sum_c2) / 2; // Σ_{u<v} c_u c_v
+    let one = |b: usize, smp: &mut Sample, d: &mut Vec<i32>, buf: &mut Vec<i64>| -> Vec<f64> {
+        counts(n, &draws, b, &mut smp.c[..]);
+        let sum_c2: u64 = smp.c[..n]
+            .iter()
+            .map(|&x| u64::from(x) * u64::from(x))
+            .sum();
+        smp.total = ((n as u64) * (n as u64) - sum_c2) / 2; // Σ_{u<v} c_u c_v
         match &reference {
-            Prepared::Ranked(rx) => {
+            Prepared::Reference(rx) => {
                 if d.is_empty() {
-                    d.resize(n_pairs, 0.0);
+                    d.resize(n_pairs, 0);
+                    buf.resize(n_pairs, 0);
                 }
-                let sxx = rank_reference(rx, c, total, d);
+                let sxx = rank_reference(rx, smp, d);
                 candidates
                     .iter()
                     .map(|cand| match cand {
-                        Prepared::Ranked(ry) => {
-                            let (sxy, syy) = rank_cross(ry, c, total, d);
-                            correlation(sxy, sxx, syy)
+                        Prepared::Candidate(jy) => {
+                            let (sxy, syy) = rank_cross(jy, smp, d, buf);
+                            correlation(sxy as f64, sxx as f64, syy as f64)
                         }
-                        Prepared::Values(_) => unreachable!("all vectors share the method"),
+                        _ => unreachable!("candidates are prepared as candidates"),
                     })
                     .collect()
             }
+            Prepared::Candidate(_) => unreachable!("the reference is prepared as one"),
             Prepared::Values(x) => {
+                let c = &smp.c[..n];
                 // Σw·x² comes from the same pass with y = x.
                 let [sw, sx, _, _, sxx] = moments(x, x, n, c);
                 let sxx = sxx - sx * sx / sw;
@@ -281,7 +423,7 @@ pub fn bootstrap(
                             let [_, _, sy, sxy, syy] = moments(x, y, n, c);
                             correlation(sxy - sx * sy / sw, sxx, syy - sy * sy / sw)
                         }
-                        Prepared::Ranked(_) => unreachable!("all vectors share the method"),
+                        _ => unreachable!("all vectors share the method"),
                     })
                     .collect()
             }
@@ -294,7 +436,10 @@ pub fn bootstrap(
         let part: Vec<Vec<f64>> = install(|| {
             (start..(start + batch).min(n_boot))
                 .into_par_iter()
-                .map_init(|| (vec![0u32; n], Vec::new()), |(c, d), b| one(b, c, d))
+                .map_init(
+                    || (Sample::new(), Vec::new(), Vec::new()),
+                    |(smp, d, buf), b| one(b, smp, d, buf),
+                )
                 .collect()
         });
         out.extend(part.into_iter().flatten());
@@ -305,6 +450,7 @@ pub fn bootstrap(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distance::condensed_offset;
     use crate::monitor::Unmonitored;
     use crate::rank::rank_average;
 
@@ -319,7 +465,7 @@ mod tests {
                 let (i, j) = (sorted[a] as usize, sorted[b] as usize);
                 if i != j {
                     let (i, j) = (i.min(j), i.max(j));
-                    out.push(x[crate::distance::condensed_offset(n, i) + j - i - 1]);
+                    out.push(x[condensed_offset(n, i) + j - i - 1]);
                 }
             }
         }
