@@ -10,8 +10,13 @@
 //! Spearman ranks the sample's values with their duplicates. With each vector sorted once, a run
 //! of tied values of total weight W_g above weight C gets the average rank C + (W_g + 1)/2, so a
 //! sample costs one pass in sorted order and no sort. Ranks are kept doubled and centred
-//! (2·rank − (W + 1), W the sample's size), which are integers: exact in f64, and their weighted
-//! mean is exactly zero.
+//! (2·rank − (W + 1), W the sample's size): integers, exact in f64, with a weighted mean of
+//! exactly zero.
+//!
+//! Memory, not arithmetic, bounds this: a candidate's pass must meet each pair's reference rank,
+//! which lies at a random place. So LANES samples go through each pass together, their counts and
+//! their ranks of one pair side by side in one cache line: one random access serves them all, and
+//! the per-sample arithmetic runs in lanes the compiler vectorises.
 
 use crate::error::{CoreError, CoreResult};
 use crate::memory::ensure_fits;
@@ -35,9 +40,13 @@ pub enum Draws<'a> {
 /// Items are packed two to a u32 (u << 16 | v), so a bootstrap takes at most this many.
 pub const MAX_ITEMS: usize = 1 << 16;
 
-/// The reference's ranks are kept by position in its value order, read in blocks of this many
-/// (256 KiB of i32) so that a candidate's pass meets them in L2, not across all of memory.
-const BLOCK_SHIFT: u32 = 16;
+/// Bootstrap samples that share each pass over the sorted pairs.
+const LANES: usize = 16;
+
+/// One pair's doubled centred ranks in each of the LANES samples: one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Ranks([i32; LANES]);
 
 /// One RDM's pairs in ascending order of value, for weighted ranking.
 struct Sorted {
@@ -45,27 +54,6 @@ struct Sorted {
     uv: Vec<u32>,
     /// (start, end) of each run of two or more equal values; every other run is a single pair.
     ties: Vec<(usize, usize)>,
-}
-
-/// A candidate in its value order, and how its pairs meet the reference's ranks: the product
-/// of element k goes to slot `dest[k]` of a buffer grouped by the reference block its pair lies
-/// in (a radix partition, so writes stream into a few dozen places); slot e then pairs with the
-/// reference rank at position `low[e]` of its block.
-struct Joined {
-    sorted: Sorted,
-    dest: Vec<u32>,
-    low: Vec<u16>,
-    /// Slots of block b: bounds[b]..bounds[b + 1].
-    bounds: Vec<usize>,
-}
-
-enum Prepared {
-    /// Pearson: the values, centred on their full-sample mean so weighted moments cancel little.
-    Values(Vec<f64>),
-    /// Spearman reference: its pairs in value order.
-    Reference(Sorted),
-    /// Spearman candidate.
-    Candidate(Joined),
 }
 
 /// Each pair's items packed as u << 16 | v, in condensed order.
@@ -95,61 +83,22 @@ fn sorted(values: &[f64], packed: &[u32]) -> (Sorted, Vec<u32>) {
     (Sorted { uv, ties }, order)
 }
 
-/// `position[p]`: where pair p stands in the reference's value order.
-fn joined(values: &[f64], packed: &[u32], position: &[u32]) -> Joined {
-    let (sorted, order) = sorted(values, packed);
-    let len = order.len();
-    let blocks = (len >> BLOCK_SHIFT) + 1;
-    let mut bounds = vec![0usize; blocks + 1];
-    for &p in &order {
-        bounds[(position[p as usize] >> BLOCK_SHIFT) as usize + 1] += 1;
-    }
-    for b in 0..blocks {
-        bounds[b + 1] += bounds[b];
-    }
-    let mut next = bounds.clone();
-    let (mut dest, mut low) = (vec![0u32; len], vec![0u16; len]);
-    for (k, &p) in order.iter().enumerate() {
-        let x = position[p as usize];
-        let b = (x >> BLOCK_SHIFT) as usize;
-        dest[k] = next[b] as u32;
-        low[next[b]] = x as u16; // x mod 2^16: the position inside block b
-        next[b] += 1;
-    }
-    Joined {
-        sorted,
-        dest,
-        low,
-        bounds,
-    }
+/// LANES bootstrap samples: each item's draw counts side by side, as f64 (every count, weight,
+/// rank and rank sum below is an integer under 2^53, so exact).
+struct Batch {
+    c: Vec<[f64; LANES]>,
+    /// Σ_{u<v} c_u·c_v per sample: the size of its resampled RDM.
+    total: [f64; LANES],
 }
 
-/// One bootstrap sample: how often each item was drawn.
-struct Sample {
-    /// Draws per item; a fixed-size table, so a u16 index needs no bounds check.
-    c: Box<[u32; MAX_ITEMS]>,
-    /// Σ over pairs of their weight c_u·c_v: the size of the resampled RDM.
-    total: u64,
-}
-
-impl Sample {
-    fn new() -> Self {
-        Self {
-            c: Box::new([0; MAX_ITEMS]),
-            total: 0,
-        }
-    }
-
-    /// Weight c_u·c_v of a packed pair.
+impl Batch {
     #[inline(always)]
-    fn weight(&self, uv: u32) -> u64 {
-        u64::from(self.c[(uv >> 16) as u16 as usize]) * u64::from(self.c[uv as u16 as usize])
-    }
-
-    /// Doubled, centred average rank of a run of weight `w` above weight `below`.
-    #[inline(always)]
-    fn centred(&self, below: u64, w: u64) -> i64 {
-        (2 * below + w) as i64 - self.total as i64
+    fn weights(&self, uv: u32) -> [f64; LANES] {
+        let (cu, cv) = (
+            &self.c[(uv >> 16) as usize],
+            &self.c[(uv & 0xffff) as usize],
+        );
+        std::array::from_fn(|b| cu[b] * cv[b])
     }
 }
 
@@ -168,64 +117,95 @@ fn segments(s: &Sorted) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + 
         })
 }
 
+/// Σ of the lanes' weights over a tied run.
+fn run_weight(s: &Sorted, run: Range<usize>, bt: &Batch) -> [f64; LANES] {
+    let mut wg = [0.0; LANES];
+    for &uv in &s.uv[run] {
+        let w = bt.weights(uv);
+        for b in 0..LANES {
+            wg[b] += w[b];
+        }
+    }
+    wg
+}
+
+crate::simd::vectorised! {
 /// Writes the reference's doubled centred ranks in its own value order (a sequential write);
-/// returns Σ w·d². Sums are integers: exact, and the same in any order.
-fn rank_reference(s: &Sorted, smp: &Sample, d: &mut [i32]) -> u128 {
-    let (mut below, mut ss) = (0u64, 0u128);
+/// returns Σ w·d² per lane.
+fn rank_reference(s: &Sorted, bt: &Batch, d: &mut [Ranks]) -> [f64; LANES] {
+    let (mut below, mut ss) = ([0.0f64; LANES], [0.0f64; LANES]);
     for (singles, tied) in segments(s) {
-        for (&uv, dk_out) in s.uv[singles.clone()].iter().zip(&mut d[singles]) {
-            let w = smp.weight(uv);
-            let dk = smp.centred(below, w);
-            below += w;
-            *dk_out = dk as i32;
-            ss += u128::from(w) * (dk * dk) as u128;
+        for (&uv, out) in s.uv[singles.clone()].iter().zip(&mut d[singles]) {
+            let w = bt.weights(uv);
+            for b in 0..LANES {
+                let dk = 2.0 * below[b] + w[b] - bt.total[b];
+                below[b] += w[b];
+                out.0[b] = dk as i32;
+                ss[b] += w[b] * dk * dk;
+            }
         }
         if !tied.is_empty() {
-            let wg: u64 = s.uv[tied.clone()].iter().map(|&uv| smp.weight(uv)).sum();
-            let dk = smp.centred(below, wg);
-            d[tied].fill(dk as i32);
-            ss += u128::from(wg) * (dk * dk) as u128;
-            below += wg;
+            let wg = run_weight(s, tied.clone(), bt);
+            let mut run = Ranks::default();
+            for b in 0..LANES {
+                let dk = 2.0 * below[b] + wg[b] - bt.total[b];
+                run.0[b] = dk as i32;
+                ss[b] += wg[b] * dk * dk;
+                below[b] += wg[b];
+            }
+            d[tied].fill(run);
         }
     }
     ss
 }
+}
 
-/// Σ w·d_ref·d and Σ w·d² for a candidate: its ranks in its value order, each w·d streamed into
-/// the partitioned buffer, then met block by block with the reference's ranks.
-fn rank_cross(j: &Joined, smp: &Sample, d_ref: &[i32], buf: &mut [i64]) -> (i128, u128) {
-    let s = &j.sorted;
-    let (mut below, mut syy) = (0u64, 0u128);
+/// Reference ranks fetched ahead of use: the fetch loop is short, so the CPU keeps this many
+/// cache misses in flight instead of the two or three a long arithmetic loop body allows.
+const GATHER: usize = 32;
+
+crate::simd::vectorised! {
+/// Σ w·d_ref·d and Σ w·d² per lane for a candidate, its ranks computed on the way; `at[k]` is
+/// where its k-th pair stands in the reference's order.
+fn rank_cross(s: &Sorted, at: &[u32], bt: &Batch, d_ref: &[Ranks]) -> [[f64; LANES]; 2] {
+    let (mut below, mut sxy, mut syy) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+    let mut local = [Ranks::default(); GATHER];
     for (singles, tied) in segments(s) {
-        for (&uv, &slot) in s.uv[singles.clone()].iter().zip(&j.dest[singles]) {
-            let w = smp.weight(uv);
-            let dk = smp.centred(below, w);
-            below += w;
-            buf[slot as usize] = w as i64 * dk;
-            syy += u128::from(w) * (dk * dk) as u128;
+        for (uvs, xs) in s.uv[singles.clone()].chunks(GATHER).zip(at[singles].chunks(GATHER)) {
+            for (slot, &x) in local.iter_mut().zip(xs) {
+                *slot = d_ref[x as usize];
+            }
+            for (&uv, r) in uvs.iter().zip(&local) {
+                let w = bt.weights(uv);
+                for b in 0..LANES {
+                    let dk = 2.0 * below[b] + w[b] - bt.total[b];
+                    below[b] += w[b];
+                    let wd = w[b] * dk;
+                    sxy[b] += wd * f64::from(r.0[b]);
+                    syy[b] += wd * dk;
+                }
+            }
         }
         if !tied.is_empty() {
-            let wg: u64 = s.uv[tied.clone()].iter().map(|&uv| smp.weight(uv)).sum();
-            let dk = smp.centred(below, wg);
-            for (&uv, &slot) in s.uv[tied.clone()].iter().zip(&j.dest[tied]) {
-                buf[slot as usize] = smp.weight(uv) as i64 * dk;
+            let wg = run_weight(s, tied.clone(), bt);
+            let mut wx = [0.0f64; LANES];
+            for (&uv, &x) in s.uv[tied.clone()].iter().zip(&at[tied]) {
+                let w = bt.weights(uv);
+                let r = &d_ref[x as usize].0;
+                for b in 0..LANES {
+                    wx[b] += w[b] * f64::from(r[b]);
+                }
             }
-            syy += u128::from(wg) * (dk * dk) as u128;
-            below += wg;
+            for b in 0..LANES {
+                let dk = 2.0 * below[b] + wg[b] - bt.total[b];
+                sxy[b] += dk * wx[b];
+                syy[b] += wg[b] * dk * dk;
+                below[b] += wg[b];
+            }
         }
     }
-    let mut sxy = 0i128;
-    for (b, bound) in j.bounds.windows(2).enumerate() {
-        let base = b << BLOCK_SHIFT;
-        let block = &d_ref[base..(base + (1 << BLOCK_SHIFT)).min(d_ref.len())];
-        for (&v, &lo) in buf[bound[0]..bound[1]]
-            .iter()
-            .zip(&j.low[bound[0]..bound[1]])
-        {
-            sxy += i128::from(v) * i128::from(block[lo as usize]);
-        }
-    }
-    (sxy, syy)
+    [sxy, syy]
+}
 }
 
 /// Weighted Σw, Σw·x, Σw·y, Σw·x·y, Σw·y² over pairs in condensed order, skipping undrawn
@@ -289,6 +269,13 @@ fn counts(n: usize, draws: &Draws<'_>, b: usize, out: &mut [u32]) {
     }
 }
 
+/// Σ_{u<v} c_u·c_v: the number of pairs of draws that are different items.
+fn total_weight(c: &[u32]) -> u64 {
+    let n: u64 = c.iter().map(|&x| u64::from(x)).sum();
+    let sum_c2: u64 = c.iter().map(|&x| u64::from(x) * u64::from(x)).sum();
+    (n * n - sum_c2) / 2
+}
+
 fn correlation(sxy: f64, sxx: f64, syy: f64) -> f64 {
     let denom = (sxx * syy).sqrt();
     if denom > 0.0 && denom.is_finite() {
@@ -296,6 +283,50 @@ fn correlation(sxy: f64, sxx: f64, syy: f64) -> f64 {
     } else {
         f64::NAN // a sample whose RDM is constant: reported, not hidden
     }
+}
+
+/// Spearman for samples first..first + LANES (those below n_boot): rows of k correlations.
+#[allow(clippy::too_many_arguments)]
+fn spearman_batch(
+    reference: &Sorted,
+    candidates: &[(&Sorted, &[u32])],
+    n: usize,
+    draws: &Draws<'_>,
+    first: usize,
+    n_boot: usize,
+    scratch: &mut Vec<u32>,
+    d: &mut Vec<Ranks>,
+) -> Vec<f64> {
+    let active = (n_boot - first).min(LANES);
+    let mut bt = Batch {
+        c: vec![[0.0; LANES]; n],
+        total: [0.0; LANES],
+    };
+    scratch.resize(n, 0);
+    for b in 0..active {
+        counts(n, draws, first + b, scratch);
+        for (row, &x) in bt.c.iter_mut().zip(scratch.iter()) {
+            row[b] = f64::from(x);
+        }
+        bt.total[b] = total_weight(scratch) as f64;
+    }
+    if d.is_empty() {
+        d.resize(reference.uv.len(), Ranks::default());
+    }
+    let sxx = rank_reference(reference, &bt, d);
+    let cross: Vec<[[f64; LANES]; 2]> = candidates
+        .iter()
+        .map(|(s, at)| rank_cross(s, at, &bt, d))
+        .collect();
+    let mut out = Vec::with_capacity(active * candidates.len());
+    for b in 0..active {
+        out.extend(
+            cross
+                .iter()
+                .map(|[sxy, syy]| correlation(sxy[b], sxx[b], syy[b])),
+        );
+    }
+    out
 }
 
 /// Correlations of `reference` with each candidate (all condensed over `n` items) in every
@@ -351,95 +382,101 @@ pub fn bootstrap(
     }
     let k = candidates.len();
     let threads = crate::threads::num_threads();
-    // Per vector: packed pairs, slots and block positions (10 bytes, Spearman) or values (8,
-    // Pearson); per thread a rank and a product per pair (12); while sorting, 24 bytes a pair.
-    let per_vector = if method == Method::Spearman { 10 } else { 8 };
+    if method != Method::Spearman {
+        return pearson(reference, candidates, n, &draws, n_boot, threads, monitor);
+    }
+    // Per candidate: packed pairs and reference positions (8 bytes a pair); per thread, a line
+    // of ranks per pair (64); while sorting, 24 bytes a pair.
     ensure_fits(
-        (n_pairs as u128) * ((k as u128 + 1) * per_vector + 12 * threads as u128 + 24),
+        (n_pairs as u128) * ((k as u128 + 1) * 8 + 64 * threads as u128 + 24),
         1,
         "the bootstrap",
         "use fewer videos or candidates",
     )?;
     let (reference, candidates) = install(|| {
-        if method != Method::Spearman {
-            let prep = |v: &[f64]| {
-                let mean = v.iter().sum::<f64>() / v.len() as f64;
-                Prepared::Values(v.iter().map(|x| x - mean).collect())
-            };
-            return (
-                prep(reference),
-                candidates.iter().map(|y| prep(y)).collect(),
-            );
-        }
         let packed = packed_pairs(n);
-        let (sorted_ref, order) = sorted(reference, &packed);
+        let (reference, order) = sorted(reference, &packed);
         let mut position = vec![0u32; n_pairs];
         for (k, &p) in order.iter().enumerate() {
             position[p as usize] = k as u32;
         }
         drop(order);
         // One vector at a time: each sort is parallel already, and their keys are big.
-        let candidates: Vec<Prepared> = candidates
+        let candidates: Vec<(Sorted, Vec<u32>)> = candidates
             .iter()
-            .map(|y| Prepared::Candidate(joined(y, &packed, &position)))
+            .map(|y| {
+                let (s, order) = sorted(y, &packed);
+                let at = order.iter().map(|&p| position[p as usize]).collect();
+                (s, at)
+            })
             .collect();
-        (Prepared::Reference(sorted_ref), candidates)
+        (reference, candidates)
     });
-    let one = |b: usize, smp: &mut Sample, d: &mut Vec<i32>, buf: &mut Vec<i64>| -> Vec<f64> {
-        counts(n, &draws, b, &mut smp.c[..]);
-        let sum_c2: u64 = smp.c[..n]
-            .iter()
-            .map(|&x| u64::from(x) * u64::from(x))
-            .sum();
-        smp.total = ((n as u64) * (n as u64) - sum_c2) / 2; // Σ_{u<v} c_u c_v
-        match &reference {
-            Prepared::Reference(rx) => {
-                if d.is_empty() {
-                    d.resize(n_pairs, 0);
-                    buf.resize(n_pairs, 0);
-                }
-                let sxx = rank_reference(rx, smp, d);
-                candidates
-                    .iter()
-                    .map(|cand| match cand {
-                        Prepared::Candidate(jy) => {
-                            let (sxy, syy) = rank_cross(jy, smp, d, buf);
-                            correlation(sxy as f64, sxx as f64, syy as f64)
-                        }
-                        _ => unreachable!("candidates are prepared as candidates"),
-                    })
-                    .collect()
-            }
-            Prepared::Candidate(_) => unreachable!("the reference is prepared as one"),
-            Prepared::Values(x) => {
-                let c = &smp.c[..n];
-                // Σw·x² comes from the same pass with y = x.
-                let [sw, sx, _, _, sxx] = moments(x, x, n, c);
-                let sxx = sxx - sx * sx / sw;
-                candidates
-                    .iter()
-                    .map(|cand| match cand {
-                        Prepared::Values(y) => {
-                            let [_, _, sy, sxy, syy] = moments(x, y, n, c);
-                            correlation(sxy - sx * sy / sw, sxx, syy - sy * sy / sw)
-                        }
-                        _ => unreachable!("all vectors share the method"),
-                    })
-                    .collect()
-            }
-        }
+    let views: Vec<(&Sorted, &[u32])> = candidates.iter().map(|(s, at)| (s, &at[..])).collect();
+    let batches: Vec<usize> = (0..n_boot).step_by(LANES).collect();
+    // Buffers live across groups: a thread's ranks are 64 bytes a pair, too big to reallocate.
+    let mut states: Vec<(Vec<u32>, Vec<Ranks>)> =
+        (0..threads).map(|_| (Vec::new(), Vec::new())).collect();
+    let mut out = Vec::with_capacity(n_boot * k);
+    for group in batches.chunks(threads) {
+        monitor.check()?;
+        let part: Vec<Vec<f64>> = install(|| {
+            group
+                .par_iter()
+                .zip(states.par_iter_mut())
+                .map(|(&first, (scratch, d))| {
+                    spearman_batch(&reference, &views, n, &draws, first, n_boot, scratch, d)
+                })
+                .collect()
+        });
+        out.extend(part.into_iter().flatten());
+    }
+    Ok(out)
+}
+
+fn pearson(
+    reference: &[f64],
+    candidates: &[Vec<f64>],
+    n: usize,
+    draws: &Draws<'_>,
+    n_boot: usize,
+    threads: usize,
+    monitor: &mut dyn Monitor,
+) -> CoreResult<Vec<f64>> {
+    let n_pairs = reference.len();
+    ensure_fits(
+        (n_pairs as u128) * (candidates.len() as u128 + 1) * 8,
+        1,
+        "the bootstrap",
+        "use fewer videos or candidates",
+    )?;
+    let centre = |v: &[f64]| -> Vec<f64> {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| x - mean).collect()
+    };
+    let x = centre(reference);
+    let ys: Vec<Vec<f64>> = candidates.iter().map(|y| centre(y)).collect();
+    let one = |b: usize, c: &mut Vec<u32>| -> Vec<f64> {
+        c.resize(n, 0);
+        counts(n, draws, b, c);
+        // Σw·x² comes from the same pass with y = x.
+        let [sw, sx, _, _, sxx] = moments(&x, &x, n, c);
+        let sxx = sxx - sx * sx / sw;
+        ys.iter()
+            .map(|y| {
+                let [_, _, sy, sxy, syy] = moments(&x, y, n, c);
+                correlation(sxy - sx * sy / sw, sxx, syy - sy * sy / sw)
+            })
+            .collect()
     };
     let batch = 4 * threads;
-    let mut out = Vec::with_capacity(n_boot * k);
+    let mut out = Vec::with_capacity(n_boot * candidates.len());
     for start in (0..n_boot).step_by(batch) {
         monitor.check()?;
         let part: Vec<Vec<f64>> = install(|| {
             (start..(start + batch).min(n_boot))
                 .into_par_iter()
-                .map_init(
-                    || (Sample::new(), Vec::new(), Vec::new()),
-                    |(smp, d, buf), b| one(b, smp, d, buf),
-                )
+                .map_init(Vec::new, |c, b| one(b, c))
                 .collect()
         });
         out.extend(part.into_iter().flatten());
