@@ -106,12 +106,23 @@ class Comparison:
 
 
 def _model_rsa(
-    matched: Matched, human: str, metric: str, method: str, permutations: int, seed: int
+    matched: Matched,
+    human: str,
+    against_human: RSAComparison,
+    metric: str,
+    method: str,
+    permutations: int,
+    seed: int,
 ) -> pl.DataFrame:
-    sides = {human: condensed(matched.reference, matched.reference_is_rdm, metric, human)}
-    for name, values in matched.others.items():
-        sides[name] = condensed(values, matched.others_is_rdm[name], metric, name)
-    rows = []
+    """RSA between every two sides; the human rows come from ``against_human`` (same test)."""
+    rows = [
+        {"a": human, "b": row["candidate"], "r": row["r"], "mantel_p": row["mantel_p"]}
+        for row in against_human.table.iter_rows(named=True)
+    ]
+    sides = {
+        name: condensed(values, matched.others_is_rdm[name], metric, name)
+        for name, values in matched.others.items()
+    }
     for a, b in combinations(sides, 2):
         res = rsa(sides[a], sides[b], method=method, permutations=permutations, seed=seed)  # type: ignore[arg-type]
         rows.append({"a": a, "b": b, "r": res.r, "mantel_p": res.p_value})
@@ -221,7 +232,7 @@ def compare(
         permutations=permutations,
         raters=raters,
     )
-    model_rsa = _model_rsa(matched, human_name, metric, method, permutations, seed)
+    model_rsa = _model_rsa(matched, human_name, rsa_cmp, metric, method, permutations, seed)
     alignments: dict[str, Alignment] = {}
     if gw:
         for name, values in matched.others.items():
