@@ -36,6 +36,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     # The package itself, which is callable as query(): see emoalign/query/__init__.py.
     "query": ("emoalign.query", None),
     "aquery": ("emoalign.query", "aquery"),
+    "agreement": ("emoalign.comparison", "agreement"),
+    "compare_rsa": ("emoalign.comparison", "compare_rsa"),
+    "compare": ("emoalign.comparison", "compare"),
 }
 
 

@@ -66,3 +66,12 @@ def rsa_condensed(
 
 class NumericalError(FloatingPointError):
     """A computation broke down numerically on valid input; bad input raises ValueError."""
+
+def rsa_bootstrap(
+    x: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    method: str = "spearman",
+    n_boot: int = 1000,
+    seed: int = 0,
+    samples: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]: ...

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bootstrap;
 pub mod distance;
 pub mod error;
 pub mod gw;

@@ -43,8 +43,8 @@ pub fn rank_average(values: &[f64]) -> Vec<f64> {
     ranks_from_sorted(&keyed, values.len())
 }
 
-/// Average ranks of a long vector, sorted in parallel.
-pub fn par_rank_average(values: &[f64]) -> Vec<f64> {
+/// (order key, index) of each value, sorted in parallel: equal values are adjacent.
+pub fn par_sort_keyed(values: &[f64]) -> Vec<(u64, u32)> {
     assert!(
         values.len() <= u32::MAX as usize,
         "callers bound the length"
@@ -55,7 +55,12 @@ pub fn par_rank_average(values: &[f64]) -> Vec<f64> {
         .map(|(i, &v)| (order_key(v), i as u32))
         .collect();
     keyed.par_sort_unstable();
-    ranks_from_sorted(&keyed, values.len())
+    keyed
+}
+
+/// Average ranks of a long vector, sorted in parallel.
+pub fn par_rank_average(values: &[f64]) -> Vec<f64> {
+    ranks_from_sorted(&par_sort_keyed(values), values.len())
 }
 
 #[cfg(test)]

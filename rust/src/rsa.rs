@@ -3,6 +3,7 @@
 
 use crate::distance::condensed_offset;
 use crate::error::{CoreError, CoreResult};
+use crate::memory::ensure_fits;
 use crate::monitor::Monitor;
 use crate::rank::par_rank_average;
 use crate::threads::install;
@@ -193,6 +194,20 @@ fn permutation(n: usize, seed: u64, index: u64) -> Vec<usize> {
     perm
 }
 
+/// The symmetric n × n matrix (row-major, zero diagonal) of a condensed upper triangle.
+fn squared(condensed: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n * n];
+    let mut k = 0;
+    for i in 0..n {
+        for j in i + 1..n {
+            out[i * n + j] = condensed[k];
+            out[j * n + i] = condensed[k];
+            k += 1;
+        }
+    }
+    out
+}
+
 /// Items in an RDM whose upper triangle has `pairs` entries.
 pub fn items_for_pairs(pairs: usize) -> Option<usize> {
     let n = ((1.0 + (1.0 + 8.0 * pairs as f64).sqrt()) / 2.0).round() as usize;
@@ -243,7 +258,20 @@ pub fn rsa(
         let norm = (sxx * syy).sqrt();
         let r = (install(|| dot(&xc, &yc)) / norm).clamp(-1.0, 1.0);
         // A permutation moves the same values around, so means and norms stay; only the cross
-        // product changes.
+        // product changes. D2 is read as a square matrix: pair (π(i), π(j)) then lies in row
+        // π(i), which stays in cache while j runs, where the condensed index would jump across
+        // the whole upper triangle for every pair.
+        let square = if permutations > 0 {
+            ensure_fits(
+                (n as u128) * (n as u128),
+                8,
+                "the Mantel test's square copy of D2",
+                "use fewer permutations (0 skips the test) or fewer items",
+            )?;
+            squared(&yc, n)
+        } else {
+            Vec::new()
+        };
         for start in (0..permutations).step_by(batch) {
             monitor.check()?;
             let part: Vec<f64> = install(|| {
@@ -254,8 +282,9 @@ pub fn rsa(
                         let mut acc = 0.0;
                         let mut k = 0;
                         for i in 0..n {
-                            for j in (i + 1)..n {
-                                acc += xc[k] * yc[permuted_pair(n, perm[i], perm[j])];
+                            let row = &square[perm[i] * n..(perm[i] + 1) * n];
+                            for &pj in &perm[i + 1..] {
+                                acc += xc[k] * row[pj];
                                 k += 1;
                             }
                         }

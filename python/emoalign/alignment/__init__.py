@@ -6,14 +6,21 @@ from __future__ import annotations
 from emoalign.alignment.api import align
 from emoalign.alignment.matching import chance_rate, matching_rate, per_category
 from emoalign.alignment.result import Alignment
-from emoalign.alignment.synthetic import SyntheticPair, synthetic_pair
+from emoalign.alignment.synthetic import (
+    SyntheticPair,
+    SyntheticStudy,
+    synthetic_pair,
+    synthetic_study,
+)
 
 __all__ = [
     "Alignment",
     "SyntheticPair",
+    "SyntheticStudy",
     "align",
     "chance_rate",
     "matching_rate",
     "per_category",
     "synthetic_pair",
+    "synthetic_study",
 ]

@@ -102,3 +102,53 @@ def synthetic_pair(
         labels=np.asarray(categories)[which],
         categories=categories,
     )
+
+
+@dataclass(frozen=True)
+class SyntheticStudy:
+    human: pl.DataFrame
+    """``video_id`` + one column per emotion, in id order."""
+    models: dict[str, pl.DataFrame]
+    """Model name → ratings of the same videos and emotions, rows shuffled."""
+    labels: NDArray[np.str_]
+    categories: list[str]
+
+
+def synthetic_study(
+    n_categories: int = 6,
+    per_category: int = 12,
+    n_emotions: int = 34,
+    seed: int = 0,
+    video_spread: float = 0.06,
+    close: tuple[float, float] = (0.2, 0.005),
+    far: tuple[float, float] = (0.3, 0.04),
+) -> SyntheticStudy:
+    """Synthetic humans and two models: ``close`` and ``far`` give each model's (distortion,
+    noise). The close model is :func:`synthetic_pair`'s; the far one sees the same humans
+    through a stronger distortion with noise two thirds of the videos' own spread, drawn
+    independently, so it keeps the categories but loses part of each video's identity (as
+    models do in Asanuma et al. 2025: strong category-level, weaker item-level matching)."""
+    pair = synthetic_pair(
+        n_categories,
+        per_category,
+        n_emotions,
+        seed,
+        video_spread,
+        distortion=close[0],
+        model_noise=close[1],
+    )
+    human = pair.human.drop("video_id").to_numpy()
+    rng = np.random.default_rng([seed, 1])
+    mixing = np.eye(n_emotions) + far[0] * rng.normal(size=(n_emotions, n_emotions)) / np.sqrt(
+        n_emotions
+    )
+    values = human @ mixing + rng.normal(0.0, far[1], size=human.shape)
+    order = rng.permutation(human.shape[0])
+    far_frame = pl.DataFrame(values[order], schema=pair.human.columns[1:], orient="row")
+    far_frame = far_frame.insert_column(0, pair.human["video_id"].gather(order))
+    return SyntheticStudy(
+        human=pair.human,
+        models={"close": pair.model, "far": far_frame},
+        labels=pair.labels,
+        categories=pair.categories,
+    )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 # Each module named here defines ``register(subparsers)``, which adds its sub-command and sets
 # ``func`` (taking the parsed namespace, returning an exit code; wrapped by
 # ``errors.user_errors``) as the parser default.
-SUBCOMMANDS: tuple[str, ...] = ("demo", "score", "query", "align", "deidentify")
+SUBCOMMANDS: tuple[str, ...] = ("demo", "score", "query", "align", "compare", "deidentify")
 DEBUG_HELP = "show the full traceback of an error instead of one line"
 
 

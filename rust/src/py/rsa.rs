@@ -1,9 +1,10 @@
 //! RSA between two upper triangles for Python (the Python layer extracts them from RDMs).
 
 use super::monitor::PyMonitor;
+use crate::bootstrap::{self, Draws};
 use crate::error::CoreError;
 use crate::rsa::{self, items_for_pairs, Method};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -95,14 +96,8 @@ fn rsa_condensed<'py>(
             x.len()
         ))
     })?;
-    for (name, v) in [("D1", &x), ("D2", &y)] {
-        if let Some(k) = v.iter().position(|a| !a.is_finite()) {
-            return Err(CoreError::value(format!(
-                "{name} contains NaN or inf (pair {k} of the upper triangle); remove or impute it"
-            ))
-            .into());
-        }
-    }
+    first_non_finite("D1", &x)?;
+    first_non_finite("D2", &y)?;
     if x.len() > u32::MAX as usize {
         return Err(CoreError::Memory("more than 2^32 pairs; subsample the items".into()).into());
     }
@@ -121,7 +116,93 @@ fn rsa_condensed<'py>(
     Ok(d)
 }
 
+fn first_non_finite(name: &str, v: &[f64]) -> Result<(), CoreError> {
+    match v.iter().position(|a| !a.is_finite()) {
+        Some(k) => Err(CoreError::value(format!(
+            "{name} contains NaN or inf (pair {k} of the upper triangle); remove or impute it"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Bootstrap over items of the correlation between a reference condensed RDM `x` and each row
+/// of `ys` (candidates × pairs): an `n_boot × candidates` array. Samples are drawn from `seed`,
+/// or given as `samples` (`n_boot × n` item indices).
+#[pyfunction]
+#[pyo3(signature = (x, ys, method = "spearman", n_boot = 1000, seed = 0, samples = None))]
+fn rsa_bootstrap<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, f64>,
+    ys: PyReadonlyArray2<'py, f64>,
+    method: &str,
+    n_boot: i64,
+    seed: u64,
+    samples: Option<PyReadonlyArray2<'py, i64>>,
+) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+    let method = Method::parse(method)?;
+    let x = x.as_array().to_vec();
+    let n = items_for_pairs(x.len()).ok_or_else(|| {
+        CoreError::value(format!(
+            "{} is not the pair count of any RDM (n(n-1)/2)",
+            x.len()
+        ))
+    })?;
+    if x.len() > u32::MAX as usize {
+        return Err(CoreError::Memory("more than 2^32 pairs; subsample the items".into()).into());
+    }
+    first_non_finite("the reference", &x)?;
+    let ys: Vec<Vec<f64>> = ys.as_array().outer_iter().map(|r| r.to_vec()).collect();
+    for (k, y) in ys.iter().enumerate() {
+        first_non_finite(&format!("candidate {k}"), y)?;
+    }
+    let given: Option<Vec<u32>> = match samples {
+        None => None,
+        Some(s) => {
+            let s = s.as_array();
+            if s.ncols() != n {
+                return Err(CoreError::value(format!(
+                    "samples must have one column per item ({n}), got shape {:?}",
+                    s.shape()
+                ))
+                .into());
+            }
+            Some(
+                s.iter()
+                    .map(|&i| {
+                        u32::try_from(i)
+                            .ok()
+                            .filter(|&i| (i as usize) < n)
+                            .ok_or_else(|| {
+                                CoreError::value(format!(
+                                    "sample index {i} is out of range for {n} items"
+                                ))
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+    };
+    let draws = match &given {
+        Some(all) => Draws::Given(all),
+        None if n_boot >= 0 => Draws::Seeded {
+            n_boot: n_boot as usize,
+            seed,
+        },
+        None => {
+            return Err(CoreError::value(format!("n_boot must be 0 or more, got {n_boot}")).into())
+        }
+    };
+    let rows = match &draws {
+        Draws::Given(all) => all.len() / n,
+        Draws::Seeded { n_boot, .. } => *n_boot,
+    };
+    let mut monitor = PyMonitor::new(None);
+    let out = py.detach(|| bootstrap::bootstrap(&x, &ys, n, method, draws, &mut monitor))?;
+    numpy::PyArray1::from_vec(py, out).reshape([rows, ys.len()])
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rsa_bootstrap, m)?)?;
     m.add_function(wrap_pyfunction!(rsa_condensed, m)?)?;
     m.add_function(wrap_pyfunction!(upper_triangle, m)?)?;
     Ok(())
