@@ -71,12 +71,14 @@ def shown_precision(text: str) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_report_in_chromium(demo: Path, artefacts: Path, browser: Any, width: int) -> None:
-    metrics = json.loads((demo / "metrics.json").read_text())
+    """The close model's alignment report, the supplement a study publishes."""
+    report = demo / "close"
+    metrics = json.loads((report / "metrics.json").read_text())
     page = browser.new_page(viewport={"width": width, "height": 900})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.goto((demo / "report.html").as_uri(), wait_until="load")
+    page.goto((report / "report.html").as_uri(), wait_until="load")
     assert problems == []
 
     images = page.eval_on_selector_all(
@@ -122,4 +124,26 @@ def test_report_in_chromium(demo: Path, artefacts: Path, browser: Any, width: in
     if width == WIDTHS[0]:
         page.emulate_media(media="print")
         page.pdf(path=str(artefacts / "report.pdf"), format="A4", print_background=True)
+    page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_comparison_page_in_chromium(demo: Path, artefacts: Path, browser: Any, width: int) -> None:
+    """The demo's side-by-side page: no console errors, every figure decodes, both models named,
+    and no sideways scrolling."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto((demo / "report.html").as_uri(), wait_until="load")
+    assert problems == []
+    images = page.eval_on_selector_all(
+        "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])"
+    )
+    assert len(images) >= 5
+    assert all(complete and w > 0 and h > 0 for complete, w, h in images)
+    body = page.inner_text("body")
+    assert "close" in body and "far" in body
+    page.screenshot(path=str(artefacts / f"comparison-{width}.png"), full_page=True)
     page.close()

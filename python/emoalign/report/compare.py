@@ -18,9 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from emoalign.alignment.matching import wilson_interval
 from emoalign.report import figures
 from emoalign.report.files import write_bytes, write_text
-from emoalign.report.html import _STYLE, _json_ready, _table
+from emoalign.report.html import _STYLE, _json_ready
+from emoalign.report.tables import records
 
 if TYPE_CHECKING:
     from emoalign.comparison.inference import RSAComparison
@@ -180,12 +182,16 @@ def write_compare_report(
         if a.labels is not None:
             rates["category"] = {k: a.category_matching_rate(k) for k in ks}
             chance["category"] = {k: a.category_chance(k) for k in ks}
-        fig = figures.matching_figure(rates, chance, None)
+        intervals = {
+            level: {k: wilson_interval(rate, a.n) for k, rate in by_k.items()}
+            for level, by_k in rates.items()
+        }
+        fig = figures.matching_figure(rates, intervals, chance, None, 0)
         fig.axes[0].set_title(f"{name}: matching rate against chance")
         drawn[f"matching_{name}"] = fig
     images: dict[str, bytes] = {}
     for key, fig in drawn.items():
-        images[key] = figures.png_bytes(fig)
+        images[key] = figures.render(fig).png
         write_bytes(out / f"{key}.png", images[key])
     write_text(out / "metrics.json", json.dumps(_json_ready(c.summary(permutations)), indent=2))
 
@@ -208,22 +214,22 @@ def write_compare_report(
         f"({html.escape(', '.join(c.models))}). Intervals are {c.rsa.ci:.0%} percentile "
         f"bootstrap intervals over videos ({c.rsa.n_boot} samples).</p>",
         "<h2>Every level</h2>",
-        _table(_levels_rows(c)),
+        records(_levels_rows(c)),
         "<h2>RSA with inference</h2>",
         img("rsa_bars", "RSA r per model with bootstrap CIs"),
         f"<p class=note>{html.escape(c.rsa.ceiling_note)}</p>",
         "<h3>Pairwise differences (Holm-corrected across pairs)</h3>",
-        _table(c.rsa.pairwise.to_dicts()),
+        records(c.rsa.pairwise.to_dicts()),
         "<h3>Per model</h3>",
-        _table(c.rsa.table.to_dicts()),
+        records(c.rsa.table.to_dicts()),
         "<h2>Video-level agreement</h2>",
         img("agreement_pearson", "per-video Pearson r per model"),
     ]
     for name in c.models:
         a = c.agreement[name]
-        parts += [f"<h3>{html.escape(name)}</h3>", _table(a.summary.to_dicts())]
+        parts += [f"<h3>{html.escape(name)}</h3>", records(a.summary.to_dicts())]
         if a.by_category is not None:
-            parts += ["<p class=note>per category</p>", _table(a.by_category.to_dicts())]
+            parts += ["<p class=note>per category</p>", records(a.by_category.to_dicts())]
     if c.alignments:
         parts.append("<h2>GWOT matching per model</h2>")
         for name in c.alignments:
@@ -231,9 +237,9 @@ def write_compare_report(
     parts += [
         "<h2>RSA between every two RDMs</h2>",
         img("model_rsa", "RSA matrix"),
-        _table(c.model_rsa.to_dicts()),
+        records(c.model_rsa.to_dicts()),
     ]
     if any(u["videos only in the humans"] or u["videos only in the model"] for u in unmatched):
-        parts += ["<h2>Unmatched videos (left out)</h2>", _table(unmatched)]
+        parts += ["<h2>Unmatched videos (left out)</h2>", records(unmatched)]
     parts.append("</body></html>")
     return write_text(out / "report.html", "\n".join(parts))

@@ -48,3 +48,18 @@ def plain(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return html.escape(str(value))
+
+
+def number(value: Any) -> str:
+    """A cell of a generic table: floats to three decimals (three significant digits below
+    0.001, so that small p-values and distances keep their size), anything else as ``plain``."""
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.3g}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
+    return plain(value)
+
+
+def records(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
+    """A table of dict rows with one column per key of the first row ("none" when empty)."""
+    if not rows:
+        return "<p class=note>none</p>"
+    return table(rows, [(name, name, number) for name in rows[0]], html.escape(caption))
