@@ -259,3 +259,37 @@ def test_acceleration_steps_aside_when_it_does_not_fit_the_budget() -> None:
     assert roomy.peak_bytes == costs + 3 * matrix + 15 * matrix  # X + 13 Anderson + anchor
     assert lean.converged and roomy.converged
     assert np.abs(lean.plan - roomy.plan).max() <= 1e-4 * roomy.plan.max()
+
+
+def test_a_study_on_a_factorable_metric_solves_factored_costs_and_says_so() -> None:
+    from emoalign.alignment.synthetic import synthetic_pair
+
+    pair = synthetic_pair(n_categories=4, per_category=8, seed=3)
+    fast = dict(n_trials=4, n_inits=1, sampler="grid", eps_range=(3e-3, 3e-2), seed=1)
+    factored = emoalign.align(pair.human, pair.model, metric="correlation", **fast)
+    assert factored.trials["costs"].unique().to_list() == ["factored (rank 35)"]
+    assert isinstance(factored.prepared.costs[0], LowRankRDM)
+    # The same RDMs given as matrices (in the source's video order) are solved dense.
+    human = pair.human.drop("video_id").to_numpy()
+    model = pair.model.sort(
+        pl_order(pair.model["video_id"].to_list(), pair.human["video_id"].to_list())
+    )
+    dense = emoalign.align(
+        emoalign.rdm(human, "correlation"),
+        emoalign.rdm(model.drop("video_id").to_numpy(), "correlation"),
+        **fast,
+    )
+    assert dense.trials["costs"].unique().to_list() == ["dense"]
+    assert factored.epsilon == dense.epsilon
+    # A study stops at tol=1e-7 (not the 1e-11 of the solver comparison above): the two
+    # paths agree to that stopping point, not beyond.
+    assert factored.gw_dist == pytest.approx(dense.gw_dist, rel=1e-8)
+    assert np.abs(factored.plan - dense.plan).max() <= 1e-6 * dense.plan.max()
+
+
+def pl_order(ids: list[str], wanted: list[str]) -> object:
+    """A sort key putting rows with ``ids`` into the order of ``wanted``."""
+    import polars as pl
+
+    rank = {v: i for i, v in enumerate(wanted)}
+    return pl.Series([rank[v] for v in ids])
