@@ -4,7 +4,9 @@
 are drop-ins for POT's functions of the same names (same arguments, same fixed points); the
 solvers run in the Rust core. ``entropic_gw`` is the richer entry point: it returns a
 :class:`GWResult` with the dual potentials that warm-start a neighbouring solve, and diagnostics.
-``gw_value`` is the GW loss of a plan straight from the two cost matrices.
+``gw_value`` is the GW loss of a plan straight from the two cost matrices, ``gw_gradient`` its
+gradient. Every function here except ``init_matrix``/``gwloss`` also takes factored costs
+(:class:`emoalign.LowRankRDM`, from :func:`emoalign.rdm_factors`).
 
 What still differs from POT is listed in ``docs/pot-differences.md``.
 """
