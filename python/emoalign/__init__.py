@@ -12,12 +12,14 @@ from typing import Any
 
 from emoalign._core import NumericalError, get_num_threads, set_num_threads
 from emoalign.distance import cdist, pdist, rdm
+from emoalign.factored import LowRankRDM, rdm_factors
 from emoalign.gw import (
     ConvergenceWarning,
     GWResult,
     entropic_gromov_wasserstein,
     entropic_gromov_wasserstein2,
     entropic_gw,
+    gw_gradient,
     gw_value,
     gwloss,
     init_matrix,
@@ -60,6 +62,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ConvergenceWarning",
     "GWResult",
+    "LowRankRDM",
     "NumericalError",
     "RSAResult",
     "__version__",
@@ -68,11 +71,13 @@ __all__ = [
     "entropic_gromov_wasserstein2",
     "entropic_gw",
     "get_num_threads",
+    "gw_gradient",
     "gw_value",
     "gwloss",
     "init_matrix",
     "pdist",
     "rdm",
+    "rdm_factors",
     "rsa",
     "set_num_threads",
     *_LAZY,

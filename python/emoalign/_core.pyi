@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 _Float = NDArray[np.float32] | NDArray[np.float64]
+# A cost: a dense square matrix, or factors (A, B) of shape (n, k) with C = A @ B.T.
+_Cost = _Float | tuple[_Float, _Float]
 
 class _GWRaw(TypedDict):
     plan: _Float
@@ -23,6 +25,7 @@ class _GWRaw(TypedDict):
     history: list[float]
     f: NDArray[np.float64]
     g: NDArray[np.float64]
+    peak_bytes: int
 
 class _RSARaw(TypedDict):
     r: float
@@ -36,8 +39,8 @@ def pdist(X: _Float, metric: str = "euclidean") -> _Float: ...
 def cdist(XA: _Float, XB: _Float, metric: str = "euclidean") -> _Float: ...
 def rdm(X: _Float, metric: str = "euclidean") -> _Float: ...
 def entropic_gw(
-    C1: _Float,
-    C2: _Float,
+    C1: _Cost,
+    C2: _Cost,
     p: NDArray[np.float64] | None = None,
     q: NDArray[np.float64] | None = None,
     loss_fun: str = "square_loss",
@@ -53,8 +56,10 @@ def entropic_gw(
     relative_tol: bool = True,
     accelerate: bool = False,
     callback: Callable[[int, float, float, int], Any] | None = None,
+    max_memory: int | None = None,
 ) -> _GWRaw: ...
-def gw_value(C1: _Float, C2: _Float, T: _Float, loss_fun: str = "square_loss") -> float: ...
+def gw_value(C1: _Cost, C2: _Cost, T: _Float, loss_fun: str = "square_loss") -> float: ...
+def gw_gradient(C1: _Cost, C2: _Cost, T: _Float, loss_fun: str = "square_loss") -> _Float: ...
 def upper_triangle(D: NDArray[np.float64], name: str) -> NDArray[np.float64]: ...
 def rsa_condensed(
     x: NDArray[np.float64],

@@ -4,7 +4,9 @@
 are drop-ins for POT's functions of the same names (same arguments, same fixed points); the
 solvers run in the Rust core. ``entropic_gw`` is the richer entry point: it returns a
 ``GWResult`` with the dual potentials that warm-start a neighbouring solve, and diagnostics.
-``gw_value`` is the GW loss of a plan straight from the two cost matrices.
+``gw_value`` is the GW loss of a plan straight from the two cost matrices, ``gw_gradient`` its
+gradient. Every function here except ``init_matrix``/``gwloss`` also takes factored costs
+(``emoalign.LowRankRDM``, from ``emoalign.rdm_factors``).
 
 What still differs from POT is listed in ``docs/pot-differences.md``.
 """
@@ -22,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from emoalign import _core
 from emoalign._arrays import FloatArray, as_float_array, as_marginal, common_dtype
+from emoalign.factored import LowRankRDM
 
 LossFun = Literal["square_loss", "kl_loss"]
 Solver = Literal["PGD", "PPA"]
@@ -33,6 +36,24 @@ class ConvergenceWarning(UserWarning):
 
 
 _Matrix = ArrayLike
+_Cost = ArrayLike | LowRankRDM
+
+_CoreCost = FloatArray | tuple[FloatArray, FloatArray]
+
+
+def _core_costs(C1: _Cost, C2: _Cost) -> tuple[_CoreCost, _CoreCost, np.dtype]:
+    """The two costs as the core takes them (dense arrays, or factor pairs for
+    ``LowRankRDM``), in one dtype: float64 if either is, as numpy would promote."""
+    costs = [
+        c if isinstance(c, LowRankRDM) else as_float_array(c, name, 2)
+        for c, name in ((C1, "C1"), (C2, "C2"))
+    ]
+    dtype = np.result_type(*(c.dtype for c in costs))
+    core = [
+        c.astype(dtype)._core_pair() if isinstance(c, LowRankRDM) else c.astype(dtype, copy=False)
+        for c in costs
+    ]
+    return core[0], core[1], dtype
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,8 @@ class GWResult:
     potentials: tuple[NDArray[np.float64], NDArray[np.float64]] = field(repr=False)
     """Dual potentials (f, g); pass them as ``potentials=`` to warm-start a neighbouring solve."""
     history: list[float] = field(repr=False, default_factory=list)
+    peak_bytes: int = 0
+    """The solve's memory at its peak as budgeted before allocating (see ``max_memory``)."""
 
 
 def _verbose_printer() -> ProgressCallback:
@@ -94,8 +117,8 @@ def _inner_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def entropic_gw(
-    C1: _Matrix,
-    C2: _Matrix,
+    C1: _Cost,
+    C2: _Cost,
     p: ArrayLike | None = None,
     q: ArrayLike | None = None,
     *,
@@ -114,6 +137,7 @@ def entropic_gw(
     callback: ProgressCallback | None = None,
     verbose: bool = False,
     warn: bool = True,
+    max_memory: int | None = None,
 ) -> GWResult:
     r"""Entropic Gromov-Wasserstein transport between two metric-measure spaces.
 
@@ -134,9 +158,14 @@ def entropic_gw(
 
     Parameters
     ----------
-    C1, C2 : array_like, shape (n, n) and (m, m)
+    C1, C2 : array_like or LowRankRDM, shape (n, n) and (m, m)
         Cost (dissimilarity) matrices, float32 or float64 (integers become float64; a float32 /
-        float64 pair is promoted to float64). They need not be symmetric.
+        float64 pair is promoted to float64). They need not be symmetric. A
+        ``emoalign.LowRankRDM`` (``emoalign.rdm_factors``), alone or paired with a
+        dense matrix, is used through its factors $C = A B^\top$: the constant parts
+        cost $O(nk^2)$ and the product $C^1 T C^{2\top} = A_1 ((B_1^\top T) B_2)
+        A_2^\top$ costs $O(nmk)$ instead of $O(n^2 m + n m^2)$ (Scetbon, Peyré &
+        Cuturi 2022), with the same fixed point. Square loss only.
     p, q : array_like, shape (n,) and (m,), optional
         Weights of the points, non-negative with equal sums. Uniform by default.
     epsilon : float, default 0.1
@@ -188,6 +217,12 @@ def entropic_gw(
         Print the same numbers as a table.
     warn : bool, default True
         Warn with ``ConvergenceWarning`` when the solve stops unconverged.
+    max_memory : int, optional
+        Bytes the solve may use (default: what the system has available). The solve's peak is
+        budgeted before anything is allocated: the costs, three n × m matrices, and, only
+        while they fit, float32 increments of the gradient (dense float64 costs) and Anderson
+        acceleration (14 more n × m matrices), which otherwise step aside. The budget is in
+        ``GWResult.peak_bytes``.
 
     Returns
     -------
@@ -203,7 +238,8 @@ def entropic_gw(
     TypeError
         Non-numeric input.
     MemoryError
-        The work matrices would not fit in memory (checked before allocating).
+        The work matrices would not fit in memory or ``max_memory`` (checked before
+        allocating); the message itemises the budget and names the fix.
     emoalign.NumericalError
         The iteration broke down numerically (ε too small for the costs' range).
     KeyboardInterrupt
@@ -225,6 +261,9 @@ def entropic_gw(
     Walker, H. F. and Ni, P. (2011). Anderson acceleration for fixed-point iterations. *SIAM J.
     Numer. Anal.* 49(4), 1715–1735.
 
+    Scetbon, M., Peyré, G. and Cuturi, M. (2022). Linear-time Gromov Wasserstein distances using
+    low rank couplings and costs. *ICML*, PMLR 162, 19347–19365.
+
     Examples
     --------
     >>> import numpy as np, emoalign
@@ -234,9 +273,9 @@ def entropic_gw(
     >>> bool(res.converged), res.plan.shape
     (True, (30, 30))
     """
-    a, b = common_dtype("C1", as_float_array(C1, "C1", 2), "C2", as_float_array(C2, "C2", 2))
+    a, b, dtype = _core_costs(C1, C2)
     if G0 is not None:
-        G0 = as_float_array(G0, "G0", 2).astype(a.dtype, copy=False)
+        G0 = as_float_array(G0, "G0", 2).astype(dtype, copy=False)
     if potentials is not None:
         if len(potentials) != 2:
             raise TypeError("potentials must be a pair (f, g), as in GWResult.potentials")
@@ -261,6 +300,7 @@ def entropic_gw(
         relative_tol=bool(relative_tol),
         accelerate=bool(accelerate),
         callback=callback,
+        max_memory=None if max_memory is None else int(max_memory),
     )
     result = GWResult(
         plan=raw["plan"],
@@ -273,6 +313,7 @@ def entropic_gw(
         relative_change=float(raw["relative_change"]),
         potentials=(raw["f"], raw["g"]),
         history=list(raw["history"]),
+        peak_bytes=int(raw["peak_bytes"]),
     )
     if warn and not result.converged:
         warnings.warn(
@@ -299,8 +340,8 @@ def _pot_log(result: GWResult) -> dict[str, Any]:
 
 
 def entropic_gromov_wasserstein(
-    C1: _Matrix,
-    C2: _Matrix,
+    C1: _Cost,
+    C2: _Cost,
     p: ArrayLike | None = None,
     q: ArrayLike | None = None,
     loss_fun: LossFun = "square_loss",
@@ -324,7 +365,7 @@ def entropic_gromov_wasserstein(
     Parameters
     ----------
     C1, C2, p, q, loss_fun, epsilon, symmetric, G0, max_iter, tol, solver
-        As in POT (and ``entropic_gw``).
+        As in POT (and ``entropic_gw``); C1 and C2 may also be ``LowRankRDM`` factors.
     warmstart : bool
         Accepted for compatibility: potentials are always carried between outer iterations here,
         which changes the cost of a solve, not its answer.
@@ -371,8 +412,8 @@ def entropic_gromov_wasserstein(
 
 
 def entropic_gromov_wasserstein2(
-    C1: _Matrix,
-    C2: _Matrix,
+    C1: _Cost,
+    C2: _Cost,
     p: ArrayLike | None = None,
     q: ArrayLike | None = None,
     loss_fun: LossFun = "square_loss",
@@ -414,19 +455,21 @@ def entropic_gromov_wasserstein2(
     return (info["gw_dist"], info) if log else info["gw_dist"]
 
 
-def gw_value(C1: _Matrix, C2: _Matrix, T: _Matrix, loss_fun: LossFun = "square_loss") -> float:
+def gw_value(C1: _Cost, C2: _Cost, T: _Matrix, loss_fun: LossFun = "square_loss") -> float:
     r"""The GW loss of a plan, from the two cost matrices.
 
     $$\mathrm{GW}(T) = \sum_{i,j,k,l} L(C^1_{ik}, C^2_{jl})\, T_{ij} T_{kl}$$
 
-    computed in $O(n^2 m + n m^2)$ by the separable form of Peyré et al. (2016), with the
+    computed in $O(n^2 m + n m^2)$ ($O(nmk)$ for ``LowRankRDM`` factors of rank k) by the
+    separable form of Peyré et al. (2016), with the
     constant part taken at the plan's own marginals, so any non-negative T is valid (for a
     coupling of (p, q) this is POT's ``gwloss(*init_matrix(C1, C2, p, q), T)``).
 
     Parameters
     ----------
-    C1, C2 : array_like, shape (n, n) and (m, m)
-        Cost matrices (float32 or float64; the sum is accumulated in float64 either way).
+    C1, C2 : array_like or LowRankRDM, shape (n, n) and (m, m)
+        Cost matrices (float32 or float64; the sum is accumulated in float64 either way), or
+        their factors.
     T : array_like, shape (n, m)
         A non-negative plan.
     loss_fun : {"square_loss", "kl_loss"}
@@ -440,9 +483,37 @@ def gw_value(C1: _Matrix, C2: _Matrix, T: _Matrix, loss_fun: LossFun = "square_l
     ValueError
         Shapes that do not match, or negative or non-finite entries.
     """
-    a, b = common_dtype("C1", as_float_array(C1, "C1", 2), "C2", as_float_array(C2, "C2", 2))
-    t = as_float_array(T, "T", 2).astype(a.dtype, copy=False)
+    a, b, dtype = _core_costs(C1, C2)
+    t = as_float_array(T, "T", 2).astype(dtype, copy=False)
     return float(_core.gw_value(a, b, t, loss_fun))
+
+
+def gw_gradient(C1: _Cost, C2: _Cost, T: _Matrix, loss_fun: LossFun = "square_loss") -> FloatArray:
+    r"""The gradient of the GW loss at plan T, as the solver takes it.
+
+    $$M(T) = s \left(\alpha \oplus \beta - h_1(C^1)\, T\, h_2(C^2)^\top\right), \quad
+    \alpha = f_1(C^1) T 1,\ \beta = f_2(C^2) T^\top 1,$$
+
+    with s = 2 for symmetric costs (Peyré et al. 2016, Prop. 1); for asymmetric costs the
+    (C1ᵀ, C2ᵀ) pair is added and s = 1. For a coupling of (p, q) this is POT's
+    ``gwggrad(*init_matrix(C1, C2, p, q)[...], T)``. With ``emoalign.LowRankRDM`` factors
+    it costs $O(nmk)$.
+
+    Parameters
+    ----------
+    C1, C2 : array_like or LowRankRDM, shape (n, n) and (m, m)
+    T : array_like, shape (n, m)
+        A non-negative plan.
+    loss_fun : {"square_loss", "kl_loss"}
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        In the dtype of the costs.
+    """
+    a, b, dtype = _core_costs(C1, C2)
+    t = as_float_array(T, "T", 2).astype(dtype, copy=False)
+    return _core.gw_gradient(a, b, t, loss_fun)
 
 
 def _transform(

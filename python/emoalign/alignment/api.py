@@ -272,7 +272,7 @@ def align(
     study = open_study(backend, name, spec.make_sampler(), config)
     plans = _plan_store(storage, backend, name, plans_dir)
     labels_arr = prepared.labels
-    worker = Worker(study, spec, prepared.C1, prepared.C2, labels_arr, plans)
+    worker = Worker(study, spec, *prepared.costs, labels_arr, plans)
     run_search(worker, n_jobs=n_jobs, progress=progress)
 
     trials = study.get_trials(deepcopy=False)
@@ -284,8 +284,7 @@ def align(
     if plan is None:
         start = best.user_attrs["starts"][best.user_attrs["best_start"]]
         result, plan = solve_start(
-            prepared.C1,
-            prepared.C2,
+            *prepared.costs,
             epsilon,
             start["kind"],
             start["index"],
@@ -310,9 +309,10 @@ def align(
         )
     refined: list[float] = []
     if refine:
-        step = refine_plan(prepared.C1, prepared.C2, plan, gw_dist, epsilon, spec.options)
+        step = refine_plan(*prepared.costs, plan, gw_dist, epsilon, spec.options)
         plan, gw_dist, refined = step.plan, step.gw_dist, step.epsilons
-    table = trials_table(trials)
+    # Every trial solved the same costs; the column says how the solver held them.
+    table = trials_table(trials).with_columns(pl.lit(prepared.cost_form).alias("costs"))
     record = provenance.collect(
         call=call,
         spec=spec,

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 import emoalign
 from emoalign.distance import METRICS
+from emoalign.factored import EXACT_METRICS, LowRankRDM, rdm_factors
 
 LONG_FORM_COLUMNS = ("video_id", "item", "value")
 _SHOW = 10
@@ -53,6 +54,19 @@ class Prepared:
     labels: NDArray[Any] | None
     source_columns: list[str] | None
     target_columns: list[str] | None
+    costs: tuple[NDArray[np.float64] | LowRankRDM, NDArray[np.float64] | LowRankRDM]
+    """What the solver takes: C1 and C2 as exact factors where the metric has them (see
+    :func:`emoalign.rdm_factors`; the same matrices, solved in O(n² k) per iteration instead of
+    O(n³)), else C1 and C2 themselves."""
+
+    @property
+    def cost_form(self) -> str:
+        """How the solver holds the costs, for the trials table and the report."""
+        forms = [
+            f"factored (rank {c.rank})" if isinstance(c, LowRankRDM) else "dense"
+            for c in self.costs
+        ]
+        return forms[0] if forms[0] == forms[1] else " / ".join(forms)
 
     @property
     def n(self) -> int:
@@ -248,6 +262,16 @@ def _cost(side_values: NDArray[np.float64], is_rdm: bool, metric: str, name: str
     return cost
 
 
+def _solver_cost(
+    dense: NDArray[np.float64], values: NDArray[np.float64], metric: str | None
+) -> NDArray[np.float64] | LowRankRDM:
+    """Exact factors of ``dense`` (``values``' RDM scaled to max 1) when ``metric`` has them."""
+    if metric not in EXACT_METRICS:
+        return dense
+    factors = rdm_factors(values, metric)
+    return factors / factors.max()
+
+
 def prepare(
     source: Any,
     target: Any,
@@ -264,6 +288,8 @@ def prepare(
     tgt_values = tgt.values[order][:, order] if tgt.is_rdm else tgt.values[order]
     smetric = None if src.is_rdm else (source_metric or metric)
     tmetric = None if tgt.is_rdm else (target_metric or metric)
+    c1 = _cost(src.values, src.is_rdm, smetric or "", "source")
+    c2 = _cost(tgt_values, tgt.is_rdm, tmetric or "", "target")
     return Prepared(
         ids=ids,
         source=src.values,
@@ -272,9 +298,10 @@ def prepare(
         target_is_rdm=tgt.is_rdm,
         source_metric=smetric,
         target_metric=tmetric,
-        C1=_cost(src.values, src.is_rdm, smetric or "", "source"),
-        C2=_cost(tgt_values, tgt.is_rdm, tmetric or "", "target"),
+        C1=c1,
+        C2=c2,
         labels=parse_labels(labels, ids, src.ids is not None),
         source_columns=src.columns,
         target_columns=tgt.columns,
+        costs=(_solver_cost(c1, src.values, smetric), _solver_cost(c2, tgt_values, tmetric)),
     )

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emoalign.alignment.solve import SolverOptions
+from emoalign.factored import LowRankRDM
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,8 @@ class Refinement:
 
 
 def refine(
-    C1: NDArray[np.float64],
-    C2: NDArray[np.float64],
+    C1: NDArray[np.float64] | LowRankRDM,
+    C2: NDArray[np.float64] | LowRankRDM,
     plan: NDArray[np.float64],
     gw_dist: float,
     epsilon: float,

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from emoalign.alignment.plans import PlanStore
 from emoalign.alignment.solve import SolverOptions, solve_trial
 from emoalign.alignment.storage import MAX_RETRY, Heartbeat, has_heartbeat, retry_callback
+from emoalign.factored import LowRankRDM
 
 SAMPLERS = ("tpe", "grid", "random")
 PARAM = "epsilon"
@@ -219,8 +220,8 @@ class Worker:
         self,
         study: optuna.Study,
         spec: SearchSpec,
-        C1: NDArray[np.float64],
-        C2: NDArray[np.float64],
+        C1: NDArray[np.float64] | LowRankRDM,
+        C2: NDArray[np.float64] | LowRankRDM,
         labels: NDArray[Any] | None,
         plans: PlanStore,
         poll: float = 1.0,

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emoalign.alignment.inits import initial_plan, start_rng
+from emoalign.factored import LowRankRDM
 from emoalign.gw import GWResult, entropic_gw
 
 
@@ -30,8 +31,8 @@ class SolverOptions:
 
     def solve(
         self,
-        C1: NDArray[np.float64],
-        C2: NDArray[np.float64],
+        C1: NDArray[np.float64] | LowRankRDM,
+        C2: NDArray[np.float64] | LowRankRDM,
         p: Any,
         q: Any,
         epsilon: float,
@@ -77,8 +78,8 @@ class TrialSolution:
 
 
 def solve_start(
-    C1: NDArray[np.float64],
-    C2: NDArray[np.float64],
+    C1: NDArray[np.float64] | LowRankRDM,
+    C2: NDArray[np.float64] | LowRankRDM,
     epsilon: float,
     kind: str,
     index: int,
@@ -104,8 +105,8 @@ def solve_start(
 
 
 def solve_trial(
-    C1: NDArray[np.float64],
-    C2: NDArray[np.float64],
+    C1: NDArray[np.float64] | LowRankRDM,
+    C2: NDArray[np.float64] | LowRankRDM,
     epsilon: float,
     kinds: Sequence[str],
     seed: int,

@@ -385,6 +385,7 @@ def _trialstable(a: Alignment, number: int) -> str:
         ("category_rate", "category top-1 (%)", numbers.percent),
         ("seconds", "time (s)", numbers.seconds),
         ("retry_of", "retry of trial", plain),
+        ("costs", "GW costs", plain),
     ]
     columns = [c for c in columns if complete[c[0]].null_count() < complete.height]
     rows = complete.to_dicts()

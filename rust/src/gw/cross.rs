@@ -46,20 +46,12 @@ struct Increments<T> {
 }
 
 impl<T: Real> CrossTerm<T> {
-    /// Increments are set up only for f64 storage, and only if their buffers (four n × m
-    /// matrices and the costs in f32) fit in memory: without them the solve is the same, slower.
-    pub fn new(cost: &dyn GwCost<T>, eps: f64, mass: f64) -> Self {
+    /// Increments are set up only for costs that offer an f32 copy (dense f64), and only if the
+    /// solve's budget has room for their buffers (`allowed`, see [`super::footprint`]): without
+    /// them the solve is the same, slower.
+    pub fn new(cost: &dyn GwCost<T>, eps: f64, mass: f64, allowed: bool) -> Self {
         let (n, m) = cost.shape();
-        // The f32 costs are allocated by `single()`, so their size is checked first; failures
-        // here only mean "no increments", so the messages are never shown.
-        let fits = memory::ensure_fits(
-            2 * ((n * n + m * m) as u128) + 3 * ((n * m) as u128),
-            std::mem::size_of::<f32>(),
-            "single-precision increments",
-            "",
-        )
-        .is_ok();
-        let single = fits.then(|| cost.single()).flatten().and_then(|low| {
+        let single = allowed.then(|| cost.single()).flatten().and_then(|low| {
             Some(Increments {
                 cost: low,
                 per_mass: ROUNDING_PER_MASS * cost.scale() * cost.cross_bound() / eps,
@@ -175,7 +167,7 @@ mod tests {
         let (n, m) = (300, 200);
         let (p, q) = (vec![1.0 / n as f64; n], vec![1.0 / m as f64; m]);
         let cost = DenseCost::new(costs(n, 1), costs(m, 2), &p, &q, Loss::Square, true);
-        let mut term = CrossTerm::new(&cost, 1.0, 1.0);
+        let mut term = CrossTerm::new(&cost, 1.0, 1.0, true);
         let (mut scratch, mut x, mut exact) =
             (vec![0.0; n * m], vec![0.0; n * m], vec![0.0; n * m]);
         let first = plan(n, m, 3);

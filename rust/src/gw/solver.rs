@@ -11,6 +11,7 @@
 use super::anderson::Anderson;
 use super::cost::GwCost;
 use super::cross::CrossTerm;
+use super::footprint::{Footprint, ANDERSON_MEMORY};
 use super::newton;
 use super::sinkhorn::{self, Gradient, Marginals, Potentials, Relaxation, Scalings};
 use crate::error::{CoreError, CoreResult};
@@ -56,6 +57,8 @@ pub struct Options {
     pub relative_tol: bool,
     /// Anderson-accelerate the outer iteration once it is slow (PGD only).
     pub accelerate: bool,
+    /// The buffers budgeted for this solve (see [`super::footprint`]).
+    pub footprint: Footprint,
 }
 
 /// Where to start: a plan (default p qᵀ) and potentials (default from scratch).
@@ -169,12 +172,7 @@ pub fn solve<T: Real>(
 ) -> CoreResult<Outcome<T>> {
     let (n, m) = cost.shape();
     let eps = opts.epsilon;
-    memory::ensure_fits(
-        4 * (n as u128) * (m as u128),
-        std::mem::size_of::<T>(),
-        "entropic GW (four n x m work matrices)",
-        "use float32 cost matrices or fewer points",
-    )?;
+    let budget = &opts.footprint;
     // `input` is the plan the gradient is taken at; `plan` receives the projection.
     let mut input = match init.plan {
         Some(g0) => g0.data,
@@ -184,11 +182,19 @@ pub fn solve<T: Real>(
             .collect(),
     };
     let mut plan = memory::zeros::<T>(n * m, "the plan")?;
-    let mut accel = Acceleration::new(opts.accelerate && opts.scheme == Scheme::Pgd, n * m);
+    let accelerate = opts.accelerate && opts.scheme == Scheme::Pgd && budget.anderson;
+    let mut accel = Acceleration::new(accelerate, n * m);
     // Plain (not extrapolated) steps in a row.
     let mut plain_run = 0;
-    let mut x = memory::zeros::<T>(n * m, "the gradient")?;
-    let mut cross = CrossTerm::new(cost, eps, p.iter().sum());
+    // Lean: X lives in the plan's buffer, which holds nothing from the start of an iteration
+    // until the projection is written; only increments (X carried over) and Anderson (X read
+    // after the projection) need it apart.
+    let mut x = if budget.lean {
+        Vec::new()
+    } else {
+        memory::zeros::<T>(n * m, "the gradient")?
+    };
+    let mut cross = CrossTerm::new(cost, eps, p.iter().sum(), budget.increments);
     let mut k = memory::zeros::<T>(n * m, "the Sinkhorn kernel")?;
     let (mut pot, mut restabilise) = match init.potentials {
         Some((f, g)) => (Potentials { f, g }, false),
@@ -237,6 +243,9 @@ pub fn solve<T: Real>(
         if out.n_iter > 0 {
             accel.next_input(&out.history, &mut input, &mut plan)?;
         }
+        if budget.lean {
+            x = std::mem::take(&mut plan);
+        }
         if accel.anchoring() {
             // The first input of an Anderson phase is the plain iterate it starts from: score it
             // on an exact product, for the comparison with the phase's fixed point.
@@ -267,6 +276,9 @@ pub fn solve<T: Real>(
             &mut || monitor.check(),
         )?;
         restabilise = false;
+        if budget.lean {
+            plan = std::mem::take(&mut x);
+        }
         let update = install(|| sinkhorn::write_plan(&k, &sc, &marg, &input, &mut plan));
         absorb(&mut pot, &sc, eps);
         out.n_iter += 1;
@@ -319,8 +331,9 @@ pub fn solve<T: Real>(
             )));
         }
     }
-    install(|| cost.cross(&plan, &mut k, &mut x));
-    out.gw_dist = install(|| gw_loss(cost, &plan, &x));
+    // The input and the kernel are free now: scratch and X for the final plan's loss.
+    install(|| cost.cross(&plan, &mut input, &mut k));
+    out.gw_dist = install(|| gw_loss(cost, &plan, &k));
     out.plan = Dense::from_vec(plan, n, m);
     out.f = pot.f;
     out.g = pot.g;
@@ -373,9 +386,6 @@ struct Anchor<T> {
 /// another stationary point (44% of ‖T‖ in the case that motivated this).
 const REACH_MARGIN: f64 = 3.0;
 
-/// Anderson memory: enough to model the few slowest modes, small enough to keep the extra
-/// memory at 2·5 + 3 iterates.
-const ANDERSON_MEMORY: usize = 5;
 /// Overshoots after which acceleration is given up for the rest of the solve.
 const ANDERSON_FAILURES: usize = 3;
 
@@ -467,20 +477,9 @@ impl<T: Real> Acceleration<T> {
             self.allowed = self.failures < ANDERSON_FAILURES;
         }
         if self.anderson.is_none() && self.allowed && Self::slow_linear(history) {
-            // Acceleration is optional: without the memory for it (and its anchor), iterate
-            // plainly.
-            let fits = memory::ensure_fits(
-                Anderson::<T>::elements(self.len, ANDERSON_MEMORY) + self.len as u128,
-                std::mem::size_of::<T>(),
-                "",
-                "",
-            )
-            .is_ok();
-            self.anderson = if fits {
-                Anderson::new(self.len, ANDERSON_MEMORY).ok()
-            } else {
-                None
-            };
+            // Acceleration is optional: its memory (and its anchor's) was budgeted with the
+            // solve's, and should the allocation still fail, the iteration goes on plainly.
+            self.anderson = Anderson::new(self.len, ANDERSON_MEMORY).ok();
             self.allowed = self.anderson.is_some();
             self.best = last;
             self.anchor = self.anderson.is_some().then(|| Anchor::new(plan, history));
@@ -565,6 +564,7 @@ mod tests {
             inner_tol: 1e-11,
             relative_tol: true,
             accelerate,
+            footprint: Footprint::default(),
         }
     }
 
