@@ -30,6 +30,16 @@ def files(tmp_path: Path) -> Path:
 # (argv with {d} for the folder, the error's prefix, text the message must contain)
 CASES = [
     (
+        ["compare", "{d}/missing.csv", "{d}/model.csv", "--no-gw"],
+        "emoalign compare",
+        "HUMAN {d}/missing.csv: no such file",
+    ),
+    (
+        ["compare", "{d}/human.csv", "{d}/broken.parquet", "--no-gw"],
+        "emoalign compare",
+        "MODEL {d}/broken.parquet: not a readable parquet table",
+    ),
+    (
         ["align", "{d}/missing.csv", "{d}/model.csv"],
         "emoalign align",
         "SOURCE {d}/missing.csv: no such file; give a CSV/Parquet file",

@@ -78,8 +78,8 @@ def print_levels(result: Any, out: Any = None) -> None:
 def run(args: argparse.Namespace) -> int:
     from emoalign.comparison import compare
 
-    human, human_labels = load_side(args.human, args.data)
-    models = [load_side(spec, args.data)[0] for spec in args.models]
+    human, human_labels = load_side(args.human, args.data, "HUMAN")
+    models = [load_side(spec, args.data, "MODEL")[0] for spec in args.models]
     names = args.names or [Path(spec).stem if ":" not in spec else spec for spec in args.models]
     labels = load_labels(args.labels, args.data) if args.labels else human_labels
     storage = args.storage
