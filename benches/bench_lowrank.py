@@ -40,7 +40,7 @@ CHILD = textwrap.dedent(
     from emoalign.alignment.matching import chance_rate
     from emoalign.lowrank import LowRankGWResult, lowrank_gw, lowrank_matching_rate
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if solver == "emoalign":
         res = lowrank_gw(factors(X), factors(Y), rank=rank, warn=False)
         converged, n_iter = res.converged, res.n_iter
@@ -52,14 +52,15 @@ CHILD = textwrap.dedent(
         converged = not any("did not converge" in str(w.message) for w in caught)
         res = LowRankGWResult(Q, R, g, float("nan"), converged, 0, 0, 0.0)
         n_iter = None
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     rows = np.random.default_rng(1).choice(n, size=min(n, 5000), replace=False)
     target = labels[perm]
     rate = lowrank_matching_rate(res, labels, target, rows=rows)
     chance = chance_rate(len(rows), n, labels=labels[rows], target_labels=target)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps(dict(solver=solver, n=n, rank=rank, seconds=seconds, converged=bool(converged),
-                          n_iter=n_iter, rate=rate, chance=chance, peak_gib=peak / 2**30)))
+    print(json.dumps(dict(solver=solver, n=n, rank=rank, seconds=seconds, cpu=cpu,
+                          converged=bool(converged), n_iter=n_iter, rate=rate, chance=chance,
+                          peak_gib=peak / 2**30)))
     """
 )
 
@@ -76,7 +77,8 @@ def run(n: int, rank: int, solver: str) -> dict:
     )
     row = json.loads(out.stdout.strip().splitlines()[-1])
     print(
-        f"\n{row['solver']:>8s} n={n} rank={rank}: {row['seconds']:.1f} s, converged "
+        f"\n{row['solver']:>8s} n={n} rank={rank}: {row['seconds']:.1f} s wall ({row['cpu']:.1f} s "
+        f"CPU), {row['n_iter']} steps, converged "
         f"{row['converged']}, category top-1 {row['rate']:.1f} % (chance {row['chance']:.1f} %), "
         f"peak RSS {row['peak_gib']:.2f} GiB"
     )

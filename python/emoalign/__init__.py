@@ -35,6 +35,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "matching_rate": ("emoalign.alignment", "matching_rate"),
     "query": ("emoalign.query", "query"),
     "aquery": ("emoalign.query", "aquery"),
+    "lowrank_gw": ("emoalign.lowrank", "lowrank_gw"),
+    "lowrank_matching_rate": ("emoalign.lowrank", "lowrank_matching_rate"),
+    "LowRankGWResult": ("emoalign.lowrank", "LowRankGWResult"),
 }
 
 

@@ -65,8 +65,7 @@ def kmeans(F: F64, r: int, rng: np.random.Generator) -> F64:
             break
         labels = new
         counts = np.bincount(labels, minlength=r)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, labels, F)
+        sums = np.stack([np.bincount(labels, weights=col, minlength=r) for col in F.T], axis=1)
         filled = counts > 0  # an emptied cluster keeps its centre
         centres[filled] = sums[filled] / counts[filled, None]
     return centres

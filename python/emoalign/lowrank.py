@@ -102,42 +102,37 @@ def _square_cost_mass(A: F64, B: F64, w: F64) -> float:
     return float(np.sum((A.T * w) @ A * ((B.T * w) @ B)))
 
 
-@dataclass(frozen=True)
 class _Problem:
-    A1: F64
-    B1: F64
-    A2: F64
-    B2: F64
-    a: F64
-    b: F64
-    constant: float
-    """aᵀ(C1⊙C1)a + bᵀ(C2⊙C2)b: the GW value's part fixed by the marginals, and its scale."""
+    """The factored GW problem; every product is thin (n x 2k times 2k x r)."""
 
-    def blocks(self, Q: F64, R: F64) -> tuple[F64, F64, F64, F64, F64, F64]:
-        """Thin products: Qᵀ A1, B1ᵀ Q, Rᵀ B2, A2ᵀ R and M1 = Qᵀ C1 Q, M2 = Rᵀ C2ᵀ R."""
-        U1, V1 = Q.T @ self.A1, self.B1.T @ Q
-        U2, V2 = R.T @ self.B2, self.A2.T @ R
-        return U1, V1, U2, V2, U1 @ V1, U2 @ V2
+    def __init__(self, f1: tuple[F64, F64], f2: tuple[F64, F64], a: F64, b: F64) -> None:
+        # [A1 B1] and [B2 A2] side by side, so that each side's products are one GEMM.
+        self.H1 = np.hstack(f1)
+        self.H2 = np.hstack([f2[1], f2[0]])
+        self.k1, self.k2 = f1[0].shape[1], f2[0].shape[1]
+        self.a, self.b = a, b
+        self.constant = _square_cost_mass(*f1, a) + _square_cost_mass(*f2, b)
+        """aᵀ(C1⊙C1)a + bᵀ(C2⊙C2)b: the GW value's part fixed by the marginals, and its scale."""
 
-    def value(self, Q: F64, R: F64, g: F64) -> float:
-        """GW(P) = const − 2 tr(D M1 D M2), D = diag(1/g)."""
-        *_, M1, M2 = self.blocks(Q, R)
-        inv = 1.0 / g
-        return self.constant - 2.0 * float(np.sum(M1 * inv[None, :] * inv[:, None] * M2.T))
+    def evaluate(self, Q: F64, R: F64, g: F64) -> tuple[float, F64, F64, F64]:
+        """GW(P) = const − 2 tr(D M1 D M2) and its gradients in Q, R and g.
 
-    def gradient(self, Q: F64, R: F64, g: F64) -> tuple[float, F64, F64, F64]:
-        """The value and its gradients in Q, R and g (costs need not be symmetric).
-
-        The constant term's gradient is left out: in Q (and R) it is constant along rows, which
-        the projection's row scaling absorbs exactly, and it does not depend on g.
+        M1 = Qᵀ C1 Q, M2 = Rᵀ C2ᵀ R, D = diag(1/g); the costs need not be symmetric. The
+        constant term's gradient is left out: in Q (and R) it is constant along rows, which the
+        projection's row scaling absorbs exactly, and it does not depend on g.
         """
-        U1, V1, U2, V2, M1, M2 = self.blocks(Q, R)
+        k1, k2 = self.k1, self.k2
+        W1, W2 = Q.T @ self.H1, R.T @ self.H2  # [Qᵀ A1, Qᵀ B1], [Rᵀ B2, Rᵀ A2]
+        M1 = W1[:, :k1] @ W1[:, k1:].T
+        M2 = W2[:, :k2] @ W2[:, k2:].T
         inv = 1.0 / g
         X = M1 * inv[:, None] * inv[None, :]  # D M1 D
         Y = M2 * inv[:, None] * inv[None, :]  # D M2 D
         value = self.constant - 2.0 * float(np.sum(X * M2.T))
-        grad_q = -2.0 * (self.A1 @ (V1 @ Y) + self.B1 @ (U1.T @ Y.T))
-        grad_r = -2.0 * (self.B2 @ (V2 @ X) + self.A2 @ (U2.T @ X.T))
+        grad_q = self.H1 @ np.vstack([W1[:, k1:].T @ Y, W1[:, :k1].T @ Y.T])
+        grad_q *= -2.0
+        grad_r = self.H2 @ np.vstack([W2[:, k2:].T @ X, W2[:, :k2].T @ X.T])
+        grad_r *= -2.0
         grad_g = 2.0 * inv**2 * (np.einsum("st,ts->s", M1 * inv[None, :], M2))
         grad_g += 2.0 * inv**2 * (np.einsum("st,ts->s", M2 * inv[None, :], M1))
         return value, grad_q, grad_r, grad_g
@@ -456,12 +451,12 @@ def lowrank_gw(
     if max_iter < 1 or inner_max_iter < 1:
         raise ValueError("max_iter and inner_max_iter must be at least 1")
 
-    prob = _Problem(*f1, *f2, a, b, _square_cost_mass(*f1, a) + _square_cost_mass(*f2, b))
+    prob = _Problem(f1, f2, a, b)
     Q, R, g = _start(init, f1, f2, a, b, r, seed)
     scale = max(prob.constant, np.finfo(float).tiny)
     move = gamma
     warm = (np.zeros(n), np.zeros(r), np.zeros(m), np.zeros(r))
-    value, grad_q, grad_r, grad_g = prob.gradient(Q, R, g)
+    value, grad_q, grad_r, grad_g = prob.evaluate(Q, R, g)
     history = [value]
     inner_total, converged, error = 0, False, np.inf
     it = 0
@@ -483,8 +478,8 @@ def lowrank_gw(
                 inner_max_iter,
             )
             inner_total += inner
-            new_value = prob.value(Qn, Rn, gn)
-            if new_value <= value:
+            trial = prob.evaluate(Qn, Rn, gn)
+            if trial[0] <= value:
                 break
             move *= 0.5
             first_try = False
@@ -501,9 +496,9 @@ def lowrank_gw(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        decrease = value - new_value
+        decrease = value - trial[0]
         Q, R, g = Qn, Rn, gn
-        value, grad_q, grad_r, grad_g = prob.gradient(Q, R, g)
+        value, grad_q, grad_r, grad_g = trial
         history.append(value)
         if callback is not None:
             callback(it, value, move, inner)
