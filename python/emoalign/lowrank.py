@@ -459,6 +459,7 @@ def lowrank_gw(
     value, grad_q, grad_r, grad_g = prob.evaluate(Q, R, g)
     history = [value]
     inner_total, converged, error = 0, False, np.inf
+    capped, worst = 0, 0.0  # projections stopped by inner_max_iter, and their largest error
     it = 0
     for it in range(1, max_iter + 1):
         largest = max(np.abs(grad_q).max(), np.abs(grad_r).max(), np.abs(grad_g).max())
@@ -489,13 +490,8 @@ def lowrank_gw(
         if first_try:
             move = min(move * _GROWTH, _MAX_MOVE)
         warm = warm_next
-        if warn and inner == inner_max_iter:
-            warnings.warn(
-                f"Dykstra's projection stopped at inner_max_iter={inner_max_iter} with marginal "
-                f"error {error:.2e}; raise inner_max_iter or inner_tol",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        if inner == inner_max_iter:
+            capped, worst = capped + 1, max(worst, error)
         decrease = value - trial[0]
         Q, R, g = Qn, Rn, gn
         value, grad_q, grad_r, grad_g = trial
@@ -505,6 +501,14 @@ def lowrank_gw(
         if decrease <= tol * scale:
             converged = True
             break
+    if warn and capped:
+        warnings.warn(
+            f"{capped} of {it} Dykstra projections stopped at inner_max_iter={inner_max_iter} "
+            f"(marginal error up to {worst:.1e} before rounding onto the constraints, so the "
+            f"marginals still hold); those steps were inexact, raise inner_max_iter to avoid it",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if warn and not converged:
         warnings.warn(
             f"lowrank_gw stopped at max_iter={max_iter} before the GW value settled (last "
