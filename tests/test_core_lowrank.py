@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import ot
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import emoalign
 from emoalign.alignment.matching import chance_rate, matching_rate
@@ -64,6 +66,38 @@ def test_marginals_hold_with_given_weights():
     plan = res.plan()
     np.testing.assert_allclose(plan.sum(axis=1), p, rtol=0, atol=1e-8)
     np.testing.assert_allclose(plan.sum(axis=0), q, rtol=0, atol=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(2, 25),
+    m=st.integers(2, 25),
+    d1=st.integers(1, 6),
+    d2=st.integers(1, 6),
+    rank_share=st.floats(0.0, 1.0),
+    uniform=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_any_shape_keeps_marginals_descends_and_values_match(
+    n, m, d1, d2, rank_share, uniform, seed
+):
+    """Random shapes, dimensions, ranks and marginals (n != m included)."""
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(n, d1)), rng.normal(size=(m, d2))
+    p = None if uniform else rng.uniform(0.2, 1.0, n)
+    q = None if uniform else rng.uniform(0.2, 1.0, m)
+    p, q = (None, None) if uniform else (p / p.sum(), q / q.sum())
+    rank = 1 + int(rank_share * (min(n, m) - 1))
+    f1, f2 = sqeuclidean_factors(X), sqeuclidean_factors(Y)
+    res = lowrank_gw(f1, f2, p, q, rank=rank, max_iter=200, warn=False)
+    plan = res.plan()
+    a = np.full(n, 1.0 / n) if p is None else p
+    b = np.full(m, 1.0 / m) if q is None else q
+    np.testing.assert_allclose(plan.sum(axis=1), a, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(plan.sum(axis=0), b, rtol=0, atol=1e-8)
+    assert (np.diff(res.history) <= 0).all()
+    dense_value = emoalign.gw_value(dense(f1), dense(f2), plan)
+    assert res.gw_dist == pytest.approx(dense_value, rel=1e-9, abs=1e-12 * res.history[0])
 
 
 def test_objective_decreases_and_is_the_dense_gw_value(solved):
