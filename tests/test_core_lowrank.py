@@ -232,3 +232,26 @@ def test_plan_refuses_what_does_not_fit(solved, monkeypatch):
     monkeypatch.setattr("emoalign.lowrank._available_bytes", lambda: 1000)
     with pytest.raises(MemoryError, match="lowrank_matching_rate"):
         res.plan()
+
+
+def test_warm_start_continues_and_max_iter_warns():
+    X, Y, *_ = planted(40, seed=2)
+    f1, f2 = sqeuclidean_factors(X), sqeuclidean_factors(Y)
+    with pytest.warns(emoalign.ConvergenceWarning, match="max_iter=2"):
+        first = lowrank_gw(f1, f2, rank=4, max_iter=2)
+    assert not first.converged and first.n_iter == 2
+    again = lowrank_gw(f1, f2, rank=4, init=first, warn=False)
+    assert again.history[0] == first.gw_dist
+    assert again.gw_dist < first.gw_dist
+    with pytest.raises(ValueError, match="init"):
+        lowrank_gw(f1, f2, rank=5, init=first)
+    with pytest.raises(ValueError, match="init must be 'kmeans'"):
+        lowrank_gw(f1, f2, rank=4, init="random")
+
+
+def test_deterministic_given_the_seed():
+    X, Y, *_ = planted(60, seed=4)
+    f1, f2 = sqeuclidean_factors(X), sqeuclidean_factors(Y)
+    one, two = lowrank_gw(f1, f2, rank=6), lowrank_gw(f1, f2, rank=6)
+    np.testing.assert_array_equal(one.Q, two.Q)
+    np.testing.assert_array_equal(one.R, two.R)
