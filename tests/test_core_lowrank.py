@@ -255,28 +255,3 @@ def test_deterministic_given_the_seed():
     one, two = lowrank_gw(f1, f2, rank=6), lowrank_gw(f1, f2, rank=6)
     np.testing.assert_array_equal(one.Q, two.Q)
     np.testing.assert_array_equal(one.R, two.R)
-
-
-def test_gradient_matches_finite_differences_for_asymmetric_costs():
-    """The mirror step's gradient in Q, R and g, checked entry by entry (costs need not be
-    symmetric, so both transposed terms are exercised)."""
-    from emoalign.lowrank import _Problem
-
-    rng = np.random.default_rng(7)
-    n, m, r = 6, 5, 3
-    f1 = (rng.normal(size=(n, 2)), rng.normal(size=(n, 2)))
-    f2 = (rng.normal(size=(m, 3)), rng.normal(size=(m, 3)))
-    prob = _Problem(f1, f2, np.full(n, 1 / n), np.full(m, 1 / m))
-    Q, R, g = rng.uniform(0.1, 1, (n, r)), rng.uniform(0.1, 1, (m, r)), rng.uniform(0.5, 1, r)
-    _, grad_q, grad_r, grad_g = prob.evaluate(Q, R, g)
-    h = 1e-6
-    for arr, grad in ((Q, grad_q), (R, grad_r), (g, grad_g)):
-        numeric = np.zeros_like(arr)
-        for idx in np.ndindex(arr.shape):
-            arr[idx] += h
-            up = prob.evaluate(Q, R, g)[0]
-            arr[idx] -= 2 * h
-            down = prob.evaluate(Q, R, g)[0]
-            arr[idx] += h
-            numeric[idx] = (up - down) / (2 * h)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)

@@ -11,8 +11,8 @@ What a rank-r coupling is for: it moves mass between r groups of each side, so i
 items: every row of P is a mixture of only r target profiles, so item-level matching rates are
 near chance by construction and should not be read as a failure of the alignment.
 
-This first landing is vectorised numpy (BLAS does the thin products); the Rust core does not
-have it yet.
+The mirror descent runs in the Rust core (``rust/src/gw/lowrank.rs``, GIL released, Ctrl-C
+honoured); argument checking, the k-means start and match scoring are here.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from emoalign import _core
 from emoalign._arrays import as_float_array
 from emoalign._lowrank_init import kmeans_start
 from emoalign.alignment.matching import _check_k, _check_labels
@@ -34,19 +35,8 @@ F64 = NDArray[np.float64]
 Factors = Any
 """A factored cost: an (A, B) pair with C = A @ B.T, or an object with ``.A`` and ``.B``."""
 ProgressCallback = Callable[[int, float, float, int], None]
+"""(iteration, relative decrease, marginal error before rounding, Dykstra iterations)."""
 
-# Mirror-descent steps are cut in half until the objective decreases, at most this many times;
-# a step that cannot decrease it after that is at a stationary point to rounding. A step taken at
-# the first try makes the next one larger, so the step size follows the problem's curvature
-# whatever the costs' scale.
-_MAX_HALVINGS = 40
-_GROWTH = 1.5
-# Steps never change a log-entry by more than this: beyond it Dykstra's projection slows down
-# (its kernels become as sharp as an unregularised transport) for no gain in the value.
-_MAX_MOVE = 100.0
-# Dykstra's scaling vectors are folded into the kernel before they leave exp's comfortable range,
-# so the projection runs as cheap matrix-vector products but is as safe as a log-domain one.
-_ABSORB_AT = 50.0
 # Rows of P formed at once when scoring matches: a block holds at most this many entries.
 _BLOCK_ENTRIES = 1 << 22
 
@@ -95,174 +85,6 @@ def _weights(x: ArrayLike | None, n: int, name: str) -> F64:
     if abs(w.sum() - 1.0) > 1e-6:
         raise ValueError(f"{name} sums to {w.sum()} but must sum to 1; divide it by its sum")
     return w
-
-
-def _square_cost_mass(A: F64, B: F64, w: F64) -> float:
-    """wᵀ (C ⊙ C) w = <Aᵀ diag(w) A, Bᵀ diag(w) B>_F, in O(n k²)."""
-    return float(np.sum((A.T * w) @ A * ((B.T * w) @ B)))
-
-
-class _Problem:
-    """The factored GW problem; every product is thin (n x 2k times 2k x r)."""
-
-    def __init__(self, f1: tuple[F64, F64], f2: tuple[F64, F64], a: F64, b: F64) -> None:
-        # [A1 B1] and [B2 A2] side by side, so that each side's products are one GEMM.
-        self.H1 = np.hstack(f1)
-        self.H2 = np.hstack([f2[1], f2[0]])
-        self.k1, self.k2 = f1[0].shape[1], f2[0].shape[1]
-        self.a, self.b = a, b
-        self.constant = _square_cost_mass(*f1, a) + _square_cost_mass(*f2, b)
-        """aᵀ(C1⊙C1)a + bᵀ(C2⊙C2)b: the GW value's part fixed by the marginals, and its scale."""
-
-    def evaluate(self, Q: F64, R: F64, g: F64) -> tuple[float, F64, F64, F64]:
-        """GW(P) = const − 2 tr(D M1 D M2) and its gradients in Q, R and g.
-
-        M1 = Qᵀ C1 Q, M2 = Rᵀ C2ᵀ R, D = diag(1/g); the costs need not be symmetric. The
-        constant term's gradient is left out: in Q (and R) it is constant along rows, which the
-        projection's row scaling absorbs exactly, and it does not depend on g.
-        """
-        k1, k2 = self.k1, self.k2
-        W1, W2 = Q.T @ self.H1, R.T @ self.H2  # [Qᵀ A1, Qᵀ B1], [Rᵀ B2, Rᵀ A2]
-        M1 = W1[:, :k1] @ W1[:, k1:].T
-        M2 = W2[:, :k2] @ W2[:, k2:].T
-        inv = 1.0 / g
-        X = M1 * inv[:, None] * inv[None, :]  # D M1 D
-        Y = M2 * inv[:, None] * inv[None, :]  # D M2 D
-        value = self.constant - 2.0 * float(np.sum(X * M2.T))
-        grad_q = self.H1 @ np.vstack([W1[:, k1:].T @ Y, W1[:, :k1].T @ Y.T])
-        grad_q *= -2.0
-        grad_r = self.H2 @ np.vstack([W2[:, k2:].T @ X, W2[:, :k2].T @ X.T])
-        grad_r *= -2.0
-        grad_g = 2.0 * inv**2 * (np.einsum("st,ts->s", M1 * inv[None, :], M2))
-        grad_g += 2.0 * inv**2 * (np.einsum("st,ts->s", M2 * inv[None, :], M1))
-        return value, grad_q, grad_r, grad_g
-
-
-class _Kernel:
-    """diag(u) K diag(v) of one factor, with the scalings folded into K when they grow large.
-
-    ``rows`` and ``cols`` are the log-scalings folded in so far: the factor is
-    exp(log ξ + rows + cols + log u + log v).
-    """
-
-    def __init__(self, log_k: F64, rows: F64, cols: F64) -> None:
-        self.log_k, self.rows, self.cols = log_k, rows, cols
-        self.K = np.exp(log_k)
-        self.u = np.ones(log_k.shape[0])
-        self.log_v = np.zeros(log_k.shape[1])
-
-    def absorb_if_large(self) -> None:
-        log_u = np.log(self.u)
-        if max(np.abs(log_u).max(), np.abs(self.log_v).max()) < _ABSORB_AT:
-            return
-        self.log_k += log_u[:, None] + self.log_v[None, :]
-        self.rows += log_u
-        self.cols += self.log_v
-        self.K = np.exp(self.log_k)
-        self.u[:] = 1.0
-        self.log_v[:] = 0.0
-
-    def factor(self) -> F64:
-        return self.u[:, None] * self.K * np.exp(self.log_v)[None, :]
-
-    def scalings(self) -> tuple[F64, F64]:
-        """Total log row and column scalings of ξ, to warm-start the next projection."""
-        return self.rows + np.log(self.u), self.cols + self.log_v
-
-
-def _kernel(log_xi: F64, rows: F64, cols: F64) -> tuple[_Kernel, F64]:
-    """A kernel for ξ scaled by warm-start scalings, its rows and columns brought near 1.
-
-    Scaling ξ_Q's rows leaves the projection unchanged; scaling its columns by exp(c) does too if
-    ξ_g is divided by exp(c), so the lift is returned for the caller to take off log ξ_g.
-    """
-    log_k = log_xi + rows[:, None] + cols[None, :]
-    top = log_k.max(axis=1)
-    log_k -= top[:, None]
-    # Columns far below every row's largest entry would underflow: lift them (exactly undone on g).
-    lift = np.maximum(-log_k.max(axis=0) - _ABSORB_AT, 0.0)
-    log_k += lift[None, :]
-    return _Kernel(log_k, rows - top, cols + lift), cols + lift
-
-
-def _dykstra(
-    log_q: F64,
-    log_r: F64,
-    log_g: F64,
-    warm: tuple[F64, F64, F64, F64],
-    a: F64,
-    b: F64,
-    min_g: float,
-    tol: float,
-    max_iter: int,
-) -> tuple[F64, F64, F64, int, float, tuple[F64, F64, F64, F64]]:
-    """KL projection of (ξ_Q, ξ_R, ξ_g) onto {Q1 = a, R1 = b, Qᵀ1 = Rᵀ1 = g ≥ min_g}.
-
-    Dykstra's algorithm (Scetbon, Cuturi & Peyré 2021, Algorithm 2) alternating the row
-    constraints with g's bound and the shared column sums, the r-vectors in log space, started
-    from the previous projection's scalings ``warm``. Returns Q, R and g rounded exactly onto
-    the constraints, the iterations, the rows' L1 error before rounding and the next warm start.
-    """
-    kq, shift_q = _kernel(log_q, warm[0], warm[1])
-    kr, shift_r = _kernel(log_r, warm[2], warm[3])
-    log_g_cur = log_g - shift_q - shift_r
-    corr_bound = np.zeros_like(log_g)  # Dykstra corrections, in logs
-    corr_cols = np.zeros_like(log_g)
-    corr_q = np.zeros_like(log_g)
-    corr_r = np.zeros_like(log_g)
-    log_min = np.log(min_g)
-    error, it = np.inf, 0
-    for it in range(1, max_iter + 1):
-        rows_q, rows_r = kq.K @ np.exp(kq.log_v), kr.K @ np.exp(kr.log_v)
-        if it > 1:
-            error = float(np.abs(kq.u * rows_q - a).sum() + np.abs(kr.u * rows_r - b).sum())
-            if error <= tol:
-                it -= 1
-                break
-        kq.u, kr.u = a / rows_q, b / rows_r
-        bounded = np.maximum(log_min, log_g_cur + corr_bound)
-        corr_bound += log_g_cur - bounded
-        log_g_cur = bounded
-        log_tq, log_tr = np.log(kq.K.T @ kq.u), np.log(kr.K.T @ kr.u)
-        new_g = (
-            log_g_cur + corr_cols + kq.log_v + corr_q + log_tq + kr.log_v + corr_r + log_tr
-        ) / 3.0
-        new_vq, new_vr = new_g - log_tq, new_g - log_tr
-        corr_q += kq.log_v - new_vq
-        corr_r += kr.log_v - new_vr
-        corr_cols += log_g_cur - new_g
-        kq.log_v, kr.log_v, log_g_cur = new_vq, new_vr, new_g
-        kq.absorb_if_large()
-        kr.absorb_if_large()
-    warm_next = (*kq.scalings(), *kr.scalings())
-    g = np.exp(log_g_cur)
-    g /= g.sum()
-    Q, R = _round_to_coupling(kq.factor(), a, g), _round_to_coupling(kr.factor(), b, g)
-    return Q, R, g, it, error, warm_next
-
-
-def _round_to_coupling(X: F64, rows: F64, cols: F64) -> F64:
-    """X moved onto {X1 = rows, Xᵀ1 = cols} exactly (Altschuler, Weed & Rigollet 2017, Alg. 2).
-
-    Rows and columns over their target are scaled down, and the missing mass is added as one
-    non-negative rank-one term; the L1 change is at most twice X's marginal error. This lets
-    Dykstra stop at a modest tolerance while every coupling the solver returns or compares holds
-    its marginals to rounding.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        X = X * np.minimum(rows / X.sum(axis=1), 1.0)[:, None]
-        X = X * np.minimum(cols / X.sum(axis=0), 1.0)[None, :]
-    X = np.nan_to_num(X, nan=0.0)
-    miss_rows, miss_cols = rows - X.sum(axis=1), cols - X.sum(axis=0)
-    total = miss_rows.sum()
-    if total > 0:
-        X += np.outer(np.maximum(miss_rows, 0.0), np.maximum(miss_cols, 0.0)) / total
-    return X
-
-
-def _safe_log(x: F64) -> F64:
-    with np.errstate(divide="ignore"):
-        return np.log(x)
 
 
 @dataclass(frozen=True)
@@ -421,7 +243,9 @@ def lowrank_gw(
     seed : int
         Seed of the k-means start; the solve is deterministic given it.
     callback : callable, optional
-        Called after every step as ``callback(iteration, gw_value, step_size, inner_iterations)``.
+        Called after every step as ``callback(iteration, decrease, marginal_error,
+        inner_iterations)``: the step's decrease of the GW value over its scale, Dykstra's
+        marginal error before rounding, and its iterations.
     warn : bool
         Warn (ConvergenceWarning) when ``max_iter`` steps or a projection's limit are reached.
 
@@ -451,61 +275,29 @@ def lowrank_gw(
     if max_iter < 1 or inner_max_iter < 1:
         raise ValueError("max_iter and inner_max_iter must be at least 1")
 
-    prob = _Problem(f1, f2, a, b)
     Q, R, g = _start(init, f1, f2, a, b, r, seed)
-    scale = max(prob.constant, np.finfo(float).tiny)
-    move = gamma
-    warm = (np.zeros(n), np.zeros(r), np.zeros(m), np.zeros(r))
-    value, grad_q, grad_r, grad_g = prob.evaluate(Q, R, g)
-    history = [value]
-    inner_total, converged, error = 0, False, np.inf
-    capped, worst = 0, 0.0  # projections stopped by inner_max_iter, and their largest error
-    it = 0
-    for it in range(1, max_iter + 1):
-        largest = max(np.abs(grad_q).max(), np.abs(grad_r).max(), np.abs(grad_g).max())
-        log_q, log_r, log_g = _safe_log(Q), _safe_log(R), _safe_log(g)
-        first_try = True
-        for _ in range(_MAX_HALVINGS):
-            step = move / max(largest, np.finfo(float).tiny)
-            Qn, Rn, gn, inner, error, warm_next = _dykstra(
-                log_q - step * grad_q,
-                log_r - step * grad_r,
-                log_g - step * grad_g,
-                warm,
-                a,
-                b,
-                min_g,
-                inner_tol,
-                inner_max_iter,
-            )
-            inner_total += inner
-            trial = prob.evaluate(Qn, Rn, gn)
-            if trial[0] <= value:
-                break
-            move *= 0.5
-            first_try = False
-        else:  # no step lowers the value: a stationary point to rounding
-            converged = True
-            break
-        if first_try:
-            move = min(move * _GROWTH, _MAX_MOVE)
-        warm = warm_next
-        if inner == inner_max_iter:
-            capped, worst = capped + 1, max(worst, error)
-        decrease = value - trial[0]
-        Q, R, g = Qn, Rn, gn
-        value, grad_q, grad_r, grad_g = trial
-        history.append(value)
-        if callback is not None:
-            callback(it, value, move, inner)
-        if decrease <= tol * scale:
-            converged = True
-            break
-    if warn and capped:
+    out = _core.lowrank_gw_solve(
+        *(np.ascontiguousarray(x) for x in (*f1, *f2)),
+        a,
+        b,
+        np.ascontiguousarray(Q),
+        np.ascontiguousarray(R),
+        np.ascontiguousarray(g),
+        float(gamma),
+        int(max_iter),
+        float(tol),
+        int(inner_max_iter),
+        float(inner_tol),
+        float(min_g),
+        callback,
+    )
+    Q, R, g, converged = out["Q"], out["R"], out["g"], out["converged"]
+    if warn and out["capped"]:
         warnings.warn(
-            f"{capped} of {it} Dykstra projections stopped at inner_max_iter={inner_max_iter} "
-            f"(marginal error up to {worst:.1e} before rounding onto the constraints, so the "
-            f"marginals still hold); those steps were inexact, raise inner_max_iter to avoid it",
+            f"{out['capped']} of {out['n_iter']} Dykstra projections stopped at "
+            f"inner_max_iter={inner_max_iter} (marginal error up to {out['worst_capped']:.1e} "
+            f"before rounding onto the constraints, so the marginals still hold); those steps "
+            f"were inexact, raise inner_max_iter to avoid it",
             ConvergenceWarning,
             stacklevel=2,
         )
@@ -521,12 +313,12 @@ def lowrank_gw(
         Q=Q,
         R=R,
         g=g,
-        gw_dist=value,
+        gw_dist=out["gw_dist"],
         converged=converged,
-        n_iter=it,
-        n_inner_iter=inner_total,
+        n_iter=out["n_iter"],
+        n_inner_iter=out["n_inner_iter"],
         marginal_error=marginal,
-        history=history,
+        history=out["history"],
     )
 
 

@@ -4,7 +4,8 @@
 //!   that dense cost matrices today and factored low-rank costs later plug into the same solver;
 //! - [`cross`]: the gradient's GEMM term, advanced by single-precision increments where safe;
 //! - [`sinkhorn`]: the inner entropic OT projection, stabilised and fused;
-//! - [`solver`]: the outer projected-gradient (PGD) / proximal-point (PPA) loop.
+//! - [`solver`]: the outer projected-gradient (PGD) / proximal-point (PPA) loop;
+//! - [`lowrank`]: low-rank couplings (Scetbon et al. 2022) on factored costs, for large n.
 
 pub mod anderson;
 mod blocks;
@@ -12,6 +13,7 @@ pub mod cost;
 mod cross;
 #[cfg(test)]
 mod fixtures;
+pub mod lowrank;
 pub mod newton;
 pub mod sinkhorn;
 pub mod solver;
