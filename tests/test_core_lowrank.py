@@ -255,3 +255,22 @@ def test_deterministic_given_the_seed():
     one, two = lowrank_gw(f1, f2, rank=6), lowrank_gw(f1, f2, rank=6)
     np.testing.assert_array_equal(one.Q, two.Q)
     np.testing.assert_array_equal(one.R, two.R)
+
+
+def test_callback_sees_every_step_and_can_stop_the_solve(solved):
+    f1, f2, *_ = solved
+    seen = []
+    res = lowrank_gw(f1, f2, rank=8, callback=lambda *args: seen.append(args))
+    assert [s[0] for s in seen] == list(range(1, res.n_iter + 1))
+    # The reported decreases are the history's, relative to one fixed scale.
+    decreases = np.array([s[1] for s in seen])
+    steps = -np.diff(res.history)
+    assert (decreases >= 0).all()
+    np.testing.assert_allclose(decreases / decreases[0], steps / steps[0], rtol=1e-9, atol=1e-12)
+
+    def stop(iteration, *_):
+        if iteration == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lowrank_gw(f1, f2, rank=8, callback=stop)
