@@ -237,9 +237,10 @@ struct Kernel {
 }
 
 impl Kernel {
-    /// The kernel of ξ = exp(log_xi) scaled by warm-start scalings, rows and columns brought near
-    /// 1. Scaling rows leaves the projection unchanged; scaling columns by exp(c) does too if ξ_g
-    /// is divided by exp(c), so the column lift is returned for the caller to take off log ξ_g.
+    /// The kernel of ξ = exp(log_xi) scaled by warm-start scalings, with its rows and columns
+    /// brought near one. Scaling rows leaves the projection unchanged; scaling columns by exp(c)
+    /// does too if ξ_g is divided by exp(c), so the column lift is returned for the caller to
+    /// take off log ξ_g.
     fn new(mut log_k: Vec<f64>, rows: &[f64], cols: &[f64], r: usize) -> (Self, Vec<f64>) {
         let top: Vec<f64> = log_k
             .par_chunks_mut(r)
@@ -475,20 +476,22 @@ fn dykstra(
             }
         }
         iterations = it;
-        for s in 0..r {
-            let bounded = log_min.max(lg[s] + c_bound[s]);
-            c_bound[s] += lg[s] - bounded;
-            lg[s] = bounded;
+        // Per component s: g's lower bound, then the shared column sums (geometric mean of the
+        // three proposals for g), each with its Dykstra correction.
+        for (s, lgs) in lg.iter_mut().enumerate() {
+            let bounded = log_min.max(*lgs + c_bound[s]);
+            c_bound[s] += *lgs - bounded;
+            *lgs = bounded;
             let (ltq, ltr) = (tq[s].ln(), tr[s].ln());
             let new_g =
-                (lg[s] + c_cols[s] + kq.log_v[s] + c_q[s] + ltq + kr.log_v[s] + c_r[s] + ltr) / 3.0;
+                (*lgs + c_cols[s] + kq.log_v[s] + c_q[s] + ltq + kr.log_v[s] + c_r[s] + ltr) / 3.0;
             let (vq, vr) = (new_g - ltq, new_g - ltr);
             c_q[s] += kq.log_v[s] - vq;
             c_r[s] += kr.log_v[s] - vr;
-            c_cols[s] += lg[s] - new_g;
+            c_cols[s] += *lgs - new_g;
             kq.log_v[s] = vq;
             kr.log_v[s] = vr;
-            lg[s] = new_g;
+            *lgs = new_g;
         }
         if lg.iter().any(|x| !x.is_finite()) {
             return Err(CoreError::numerical(
@@ -671,29 +674,29 @@ mod tests {
                 "{analytic} vs {numeric}"
             );
         };
-        for i in 0..q.len() {
+        for (i, &analytic) in ev.grad_q.iter().enumerate() {
             q[i] += h;
             let up = prob.evaluate(&q, &rr, &g).value;
             q[i] -= 2.0 * h;
             let down = prob.evaluate(&q, &rr, &g).value;
             q[i] += h;
-            check(ev.grad_q[i], up, down);
+            check(analytic, up, down);
         }
-        for i in 0..rr.len() {
+        for (i, &analytic) in ev.grad_r.iter().enumerate() {
             rr[i] += h;
             let up = prob.evaluate(&q, &rr, &g).value;
             rr[i] -= 2.0 * h;
             let down = prob.evaluate(&q, &rr, &g).value;
             rr[i] += h;
-            check(ev.grad_r[i], up, down);
+            check(analytic, up, down);
         }
-        for i in 0..g.len() {
+        for (i, &analytic) in ev.grad_g.iter().enumerate() {
             g[i] += h;
             let up = prob.evaluate(&q, &rr, &g).value;
             g[i] -= 2.0 * h;
             let down = prob.evaluate(&q, &rr, &g).value;
             g[i] += h;
-            check(ev.grad_g[i], up, down);
+            check(analytic, up, down);
         }
     }
 
