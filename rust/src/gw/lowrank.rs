@@ -471,7 +471,8 @@ fn dykstra(
         if it > 1 {
             error = eq + er;
             if error <= opts.inner_tol {
-                // The row pass just taken is undone by not counting it: rounding fixes the rows.
+                // The error was measured before this pass's row update; the update stands (it
+                // only brings the rows closer) and the rounding below makes everything exact.
                 break;
             }
         }
