@@ -41,6 +41,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "agreement": ("emoalign.comparison", "agreement"),
     "compare_rsa": ("emoalign.comparison", "compare_rsa"),
     "compare": ("emoalign.comparison", "compare"),
+    "lowrank_gw": ("emoalign.lowrank", "lowrank_gw"),
+    "lowrank_matching_rate": ("emoalign.lowrank", "lowrank_matching_rate"),
+    "LowRankGWResult": ("emoalign.lowrank", "LowRankGWResult"),
 }
 
 

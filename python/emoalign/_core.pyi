@@ -69,6 +69,40 @@ def rsa_condensed(
     seed: int | None = None,
 ) -> _RSARaw: ...
 
+_F64 = NDArray[np.float64]
+
+class _LowRankRaw(TypedDict):
+    Q: _F64
+    R: _F64
+    g: _F64
+    gw_dist: float
+    converged: bool
+    n_iter: int
+    n_inner_iter: int
+    history: list[float]
+    capped: int
+    worst_capped: float
+    constant: float
+
+def lowrank_gw_solve(
+    A1: _F64,
+    B1: _F64,
+    A2: _F64,
+    B2: _F64,
+    p: _F64,
+    q: _F64,
+    Q0: _F64,
+    R0: _F64,
+    g0: _F64,
+    gamma: float,
+    max_iter: int,
+    tol: float,
+    inner_max_iter: int,
+    inner_tol: float,
+    min_g: float,
+    callback: Callable[[int, float, float, int], Any] | None = None,
+) -> _LowRankRaw: ...
+
 class NumericalError(FloatingPointError):
     """A computation broke down numerically on valid input; bad input raises ValueError."""
 

@@ -6,7 +6,8 @@
 //! - [`cross`]: the gradient's GEMM term, advanced by single-precision increments where safe;
 //! - [`sinkhorn`]: the inner entropic OT projection, stabilised and fused;
 //! - [`footprint`]: the solve's memory, budgeted before anything is allocated;
-//! - [`solver`]: the outer projected-gradient (PGD) / proximal-point (PPA) loop.
+//! - [`solver`]: the outer projected-gradient (PGD) / proximal-point (PPA) loop;
+//! - [`lowrank`]: low-rank couplings (Scetbon et al. 2022) on factored costs, for large n.
 
 pub mod anderson;
 mod blocks;
@@ -16,6 +17,7 @@ pub mod factored;
 #[cfg(test)]
 mod fixtures;
 pub mod footprint;
+pub mod lowrank;
 pub mod newton;
 pub mod sinkhorn;
 pub mod solver;

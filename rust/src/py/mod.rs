@@ -3,6 +3,7 @@
 mod arrays;
 mod distance;
 mod gw;
+mod lowrank;
 mod monitor;
 mod rsa;
 
@@ -11,6 +12,7 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     distance::register(m)?;
     gw::register(m)?;
+    lowrank::register(m)?;
     rsa::register(m)?;
     Ok(())
 }
