@@ -98,7 +98,7 @@ CASES = [
     (
         ["demo", "--out", "{d}/demo", "--categories", "1", "--per-category", "2"],
         "emoalign demo",
-        "source has 2 video(s); an alignment needs at least 3",
+        "human has 2 video(s); an alignment needs at least 3",
     ),
     (
         ["query", "{d}/missing.mp4", "--provider", "openai", "--model", "m", "--out", "o.parquet"],

@@ -253,10 +253,13 @@ def test_acceleration_steps_aside_when_it_does_not_fit_the_budget() -> None:
     g = rdm_factors(ratings(12, 40, 5, False), "correlation").scaled().astype(np.float32)
     matrix = 40 * 40 * 4
     costs = 2 * 2 * 40 * 6 * 4
-    lean = emoalign.entropic_gw(f, g, epsilon=0.01, max_memory=costs + 3 * matrix)
+    lean = emoalign.entropic_gw(f, g, epsilon=0.01, accelerate=True, max_memory=costs + 3 * matrix)
     assert lean.peak_bytes == costs + 3 * matrix  # three n x m matrices, no Anderson
-    roomy = emoalign.entropic_gw(f, g, epsilon=0.01)
+    roomy = emoalign.entropic_gw(f, g, epsilon=0.01, accelerate=True)
     assert roomy.peak_bytes == costs + 3 * matrix + 15 * matrix  # X + 13 Anderson + anchor
+    # Without acceleration (the default) nothing is reserved for it.
+    plain = emoalign.entropic_gw(f, g, epsilon=0.01)
+    assert plain.peak_bytes == costs + 3 * matrix
     assert lean.converged and roomy.converged
     assert np.abs(lean.plan - roomy.plan).max() <= 1e-4 * roomy.plan.max()
 
