@@ -1,7 +1,7 @@
 r"""Low-rank Gromov-Wasserstein (Scetbon, Peyré & Cuturi, ICML 2022) on factored costs.
 
-The coupling is kept as :math:`P = Q\,\mathrm{diag}(1/g)\,R^\top` of rank r and never formed:
-with factored costs :math:`C_1 = A_1 B_1^\top`, :math:`C_2 = A_2 B_2^\top` every quantity the
+The coupling is kept as $P = Q\,\mathrm{diag}(1/g)\,R^\top$ of rank r and never formed:
+with factored costs $C_1 = A_1 B_1^\top$, $C_2 = A_2 B_2^\top$ every quantity the
 solver needs (the GW value, its gradient in Q, R and g) is a product of thin matrices, so an
 iteration costs O((n + m) r (k + r)) and memory is linear in n.
 
@@ -91,8 +91,8 @@ def _weights(x: ArrayLike | None, n: int, name: str) -> F64:
 class LowRankGWResult:
     """A low-rank GW coupling P = Q diag(1/g) Rᵀ and how it was reached.
 
-    Use :meth:`plan` only for small problems: it builds the n x m matrix. Score matches with
-    :func:`lowrank_matching_rate`, which streams the rows instead.
+    Use ``plan`` only for small problems: it builds the n x m matrix. Score matches with
+    ``lowrank_matching_rate``, which streams the rows instead.
     """
 
     Q: F64
@@ -201,10 +201,10 @@ def lowrank_gw(
 ) -> LowRankGWResult:
     r"""Low-rank Gromov-Wasserstein coupling between two factored costs (square loss).
 
-    Minimises :math:`\sum_{ijkl} (C^1_{ik} - C^2_{jl})^2 P_{ij} P_{kl}` over couplings
-    :math:`P = Q\,\mathrm{diag}(1/g)\,R^\top` with :math:`Q \in U(p, g)`,
-    :math:`R \in U(q, g)`, :math:`g \ge` ``min_g`` (Scetbon, Peyré & Cuturi, ICML 2022): mirror
-    descent on (Q, R, g) with the step :math:`\gamma / \max\|\nabla\|_\infty^2` of their
+    Minimises $\sum_{ijkl} (C^1_{ik} - C^2_{jl})^2 P_{ij} P_{kl}$ over couplings
+    $P = Q\,\mathrm{diag}(1/g)\,R^\top$ with $Q \in U(p, g)$,
+    $R \in U(q, g)$, $g \ge$ ``min_g`` (Scetbon, Peyré & Cuturi, ICML 2022): mirror
+    descent on (Q, R, g) with the step $\gamma / \max\|\nabla\|_\infty^2$ of their
     adaptive rule, each step projected by Dykstra's algorithm (log-stabilised) and halved until the
     objective decreases, so ``history`` never increases. Each step costs
     O((n + m) r (k + r)) and memory is linear in n; no n x m matrix is formed.
@@ -212,12 +212,12 @@ def lowrank_gw(
     A rank-r coupling aligns **categories**: it moves the mass of r groups of source items to r
     groups of target items, at any n. It is also a starting plan for a full (dense) solve where
     one fits. It **cannot match single items** (each row of P mixes only r target profiles), so
-    score it at the category level (:func:`lowrank_matching_rate` with labels).
+    score it at the category level (``lowrank_matching_rate`` with labels).
 
     Parameters
     ----------
     C1, C2 : (A, B) pair or object with ``.A`` and ``.B``
-        Factored costs :math:`C = A B^\top` with A, B of shape (n, k) and (m, k'), e.g. from
+        Factored costs $C = A B^\top$ with A, B of shape (n, k) and (m, k'), e.g. from
         ``emoalign.rdm_factors``. Dense matrices are refused: factor them first.
     p, q : array_like, optional
         Marginals (default uniform); positive, summing to 1.
@@ -345,7 +345,7 @@ def lowrank_top_k(result: LowRankGWResult, k: int = 1, rows: ArrayLike | None = 
 
     Rows are formed a block at a time from the factors (row i of P is Q_i diag(1/g) Rᵀ), so the
     memory is a few tens of MB whatever n; time is O(n m r). Ties go to the lower column index,
-    as :func:`emoalign.alignment.matching.top_k` does on a dense plan.
+    as ``emoalign.alignment.matching.top_k`` does on a dense plan.
     """
     n, m = result.shape
     k = _check_k(k, m)
@@ -371,8 +371,8 @@ def lowrank_matching_rate(
 
     With labels this is the category level (a hit when one of row i's k largest targets has
     i's label), what a rank-r coupling is for; without, the item level (target i among them),
-    which a rank-r coupling cannot reach beyond chance-like rates (see :func:`lowrank_gw`).
-    Same definition as :func:`emoalign.matching_rate` on ``result.plan()``, without forming it.
+    which a rank-r coupling cannot reach beyond chance-like rates (see ``lowrank_gw``).
+    Same definition as ``emoalign.matching_rate`` on ``result.plan()``, without forming it.
 
     Parameters
     ----------

@@ -250,7 +250,7 @@ def agreement_arrays(
     ci: float = 0.95,
     unmatched: dict[str, list[str]] | None = None,
 ) -> Agreement:
-    """:func:`agreement` on rating matrices already matched by video and item."""
+    """``agreement`` on rating matrices already matched by video and item."""
     n_boot = check_n_boot(n_boot)
     level = check_level(ci)
     items = items or [f"item_{j}" for j in range(H.shape[1])]

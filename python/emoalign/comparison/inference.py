@@ -180,7 +180,7 @@ def compare_matched(
     n_splits: int = 100,
     samples: NDArray[np.intp] | None = None,
 ) -> RSAComparison:
-    """:func:`compare_rsa` on sides already matched by video (see ``comparison.inputs``)."""
+    """``compare_rsa`` on sides already matched by video (see ``comparison.inputs``)."""
     if method not in BOOT_METHODS:
         raise ValueError(f"method must be one of {BOOT_METHODS} for the bootstrap, got {method!r}")
     n_boot = check_n_boot(n_boot)

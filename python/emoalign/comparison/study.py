@@ -175,7 +175,7 @@ def compare(
         Bootstrap samples over videos and confidence level; Mantel permutations; rater-level
         human data (videos × raters × items) for a noise ceiling.
     n_trials, eps_range, n_inits, storage, study, seed, max_iter, n_jobs
-        The GWOT study per model, as in :func:`emoalign.align`; each model's study is named
+        The GWOT study per model, as in ``emoalign.align``; each model's study is named
         ``{study}-{model}`` (or by a digest of its inputs) in the one ``storage``.
     gw
         False skips the GWOT studies (agreement and RSA only).
