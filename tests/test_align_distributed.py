@@ -100,6 +100,20 @@ def test_readme_recipe_never_duplicates_and_survives_a_kill(empty_db: str, tmp_p
     def launch() -> subprocess.Popen[str]:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+    def still_running(pid: int, number: int) -> bool:
+        """Freezes worker ``pid`` and tells whether trial ``number`` is still running in it.
+
+        A trial can finish between reading it as running and killing its worker (trials take
+        tens of milliseconds here), and then the kill tests nothing. A stopped worker cannot
+        finish it, so the kill that follows lands mid-trial; a worker that already finished is
+        let go again."""
+        os.kill(pid, signal.SIGSTOP)
+        trials = optuna.load_study(study_name=study, storage=empty_db).get_trials(deepcopy=False)
+        if next(t for t in trials if t.number == number).state == TrialState.RUNNING:
+            return True
+        os.kill(pid, signal.SIGCONT)
+        return False
+
     procs = [launch() for _ in range(WORKERS)]
     victim: tuple[int, int] | None = None
     try:
@@ -114,12 +128,12 @@ def test_readme_recipe_never_duplicates_and_survives_a_kill(empty_db: str, tmp_p
             for t in running:
                 worker = t.user_attrs.get("worker")
                 pid = int(worker.rsplit(":", 1)[1]) if worker else None
-                if pid in {p.pid for p in procs} and t.params:
+                if pid in {p.pid for p in procs} and t.params and still_running(pid, t.number):
                     victim = (pid, t.number)
                     break
             time.sleep(0.02)
         assert victim is not None, "no worker was seen running a trial"
-        os.kill(victim[0], signal.SIGKILL)
+        os.kill(victim[0], signal.SIGKILL)  # it is stopped mid-trial: see still_running
         procs.append(launch())
         outputs = {}
         for p in procs:
