@@ -11,7 +11,6 @@ import datetime as dt
 import inspect
 import os
 import platform
-import re
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -24,20 +23,12 @@ import polars as pl
 from optuna.storages import BaseStorage
 
 import emoalign
+from emoalign._urls import redact
 from emoalign.alignment.search import SearchSpec
 from emoalign.gw import entropic_gw
 
 # Libraries whose versions decide a study's numbers (or, for matplotlib, its figures).
 LIBRARIES = ("numpy", "polars", "optuna", "matplotlib", "sqlalchemy")
-
-# scheme://user:password@host -> scheme://user:***@host (any scheme, e.g. postgresql+psycopg).
-# The password runs to the last "@" before the host's "/" (an unescaped "@" in it is hidden too).
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^\s/]*)@")
-
-
-def redact(text: str) -> str:
-    """``text`` with the password of every URL in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>:***@", text)
 
 
 def utc_now() -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from emoalign._urls import redact
 from emoalign.cli.errors import (
     nonnegative_int,
     output_folder,
@@ -19,7 +20,7 @@ from emoalign.cli.errors import (
     positive_int,
     user_errors,
 )
-from emoalign.cli.storage import shown, storage_errors
+from emoalign.cli.storage import storage_errors
 from emoalign.distance import METRICS
 
 CK_PREFIX = "cowen-keltner"
@@ -236,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if storage is not None:
             print(
-                f"interrupted; the study in {shown(storage)} resumes when this command is run "
+                f"interrupted; the study in {redact(storage)} resumes when this command is run "
                 "again",
                 file=sys.stderr,
             )
@@ -245,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline > 0:
         result.baseline(args.baseline)
     summary = result.summary(permutations=args.permutations)
-    where = f" in {shown(storage)}" if storage else " (in memory)"
+    where = f" in {redact(storage)}" if storage else " (in memory)"
     print(f"study {result.study_name}{where}")
     print_summary(summary)
     if args.report is not None:

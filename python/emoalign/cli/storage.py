@@ -5,15 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-
-def shown(storage: str) -> str:
-    """The storage as it may be printed: a URL's password masked, a path as given."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(storage).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: nothing in it can be a password field
-        return storage
+from emoalign._urls import redact
 
 
 def _driver(storage: str) -> str | None:
@@ -40,7 +32,7 @@ def storage_errors(storage: str | None) -> Iterator[None]:
         # and holds no secret.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise ValueError(
-            f"--storage {shown(storage)}: the study database cannot be used ({reason}); check the "
+            f"--storage {redact(storage)}: the study database cannot be used ({reason}); check the "
             "URL and that the server is running, or give a new SQLite file path"
         ) from exc
     except ModuleNotFoundError as exc:
@@ -51,6 +43,6 @@ def storage_errors(storage: str | None) -> Iterator[None]:
         if driver is None or module.lower() != driver.lower():
             raise  # not the database driver: a broken installation, keep the traceback
         raise ValueError(
-            f"--storage {shown(storage)}: its database driver {module!r} is not installed; "
+            f"--storage {redact(storage)}: its database driver {module!r} is not installed; "
             f"pip install {module} (for postgresql+psycopg: pip install 'emoalign[postgres]')"
         ) from exc
