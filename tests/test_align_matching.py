@@ -74,6 +74,20 @@ def test_ties_break_towards_the_lower_column() -> None:
     assert matching_rate(plan) == pytest.approx(100 / 3)  # only row 0 "hits" column 0
 
 
+def test_top_k_orders_as_a_stable_sort_of_the_negated_rows() -> None:
+    """top_k finds the k largest by a partial sort; its order must still be the stable sort's
+    (largest first, ties to the lower column), on plans full of ties and at every k."""
+    from emoalign.alignment.matching import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m = (int(v) for v in rng.integers(1, 25, size=2))
+        plan = rng.integers(0, 4, size=(n, m)).astype(float)  # few values: many ties
+        for k in range(1, m + 1):
+            expected = np.argsort(-plan, axis=1, kind="stable")[:, :k]
+            np.testing.assert_array_equal(top_k(plan, k), expected)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

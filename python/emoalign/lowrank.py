@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from emoalign import _core
 from emoalign._arrays import as_float_array
 from emoalign._lowrank_init import kmeans_start
-from emoalign.alignment.matching import _check_k, _check_labels
+from emoalign.alignment.matching import _check_k, row_hits, top_k_columns
 from emoalign.gw import ConvergenceWarning
 
 F64 = NDArray[np.float64]
@@ -322,24 +322,6 @@ def lowrank_gw(
     )
 
 
-def _top_k_rows(block: F64, k: int) -> NDArray[np.intp]:
-    """Each row's k largest columns, largest first, ties to the lower column (as top_k does)."""
-    if k == block.shape[1]:
-        return np.argsort(-block, axis=1, kind="stable")
-    part = np.argpartition(-block, k - 1, axis=1)[:, :k]
-    kth = np.take_along_axis(block, part, axis=1).min(axis=1)
-    out = np.empty((block.shape[0], k), dtype=np.intp)
-    tied = (block >= kth[:, None]).sum(axis=1) > k
-    for i in np.flatnonzero(tied):  # rare: exact ties at the k-th value, resolved as top_k does
-        out[i] = np.argsort(-block[i], kind="stable")[:k]
-    clean = ~tied
-    cols = part[clean]
-    vals = np.take_along_axis(block[clean], cols, axis=1)
-    order = np.lexsort((cols, -vals), axis=1)
-    out[clean] = np.take_along_axis(cols, order, axis=1)
-    return out
-
-
 def lowrank_top_k(result: LowRankGWResult, k: int = 1, rows: ArrayLike | None = None) -> Any:
     """The k target columns of largest mass in each (or each listed) source row of P.
 
@@ -356,7 +338,7 @@ def lowrank_top_k(result: LowRankGWResult, k: int = 1, rows: ArrayLike | None = 
     scaled = result.Q / result.g[None, :]
     out = np.empty((len(idx), k), dtype=np.intp)
     for s in range(0, len(idx), step):
-        out[s : s + step] = _top_k_rows(scaled[idx[s : s + step]] @ result.R.T, k)
+        out[s : s + step] = top_k_columns(scaled[idx[s : s + step]] @ result.R.T, k)
     return out
 
 
@@ -387,18 +369,10 @@ def lowrank_matching_rate(
         thousand sampled rows estimate the rate with a binomial error of about
         50/sqrt(len(rows)) percentage points at most, at a small fraction of that.
     """
-    n, m = result.shape
+    n = result.shape[0]
     idx = np.arange(n) if rows is None else np.asarray(rows, dtype=np.intp)
     cols = lowrank_top_k(result, k, idx)
-    if labels_source is None:
-        if n != m:
-            raise ValueError(
-                f"item-level matching needs the same items on both sides; the coupling is "
-                f"{n}×{m} (pass labels_source for category-level matching)"
-            )
-        return 100.0 * float((cols == idx[:, None]).any(axis=1).mean())
-    src = _check_labels(labels_source, n, "labels_source")
-    if labels_target is None and n != m:
-        raise ValueError(f"the coupling is {n}×{m}: pass labels_target for the {m} target items")
-    tgt = src if labels_target is None else _check_labels(labels_target, m, "labels_target")
-    return 100.0 * float((tgt[cols] == src[idx][:, None]).any(axis=1).mean())
+    hit = row_hits(
+        cols, idx, result.shape, labels_source, labels_target, ("labels_source", "labels_target")
+    )
+    return 100.0 * float(hit.mean())

@@ -61,10 +61,30 @@ def top_k(plan: ArrayLike, k: int) -> NDArray[np.intp]:
         If ``plan`` is not a finite non-empty 2-D array or ``k`` is not in [1, m].
     """
     arr = _check_plan(plan)
-    k = _check_k(k, arr.shape[1])
-    # A stable sort on the negated rows breaks ties towards the lower column index, so the
-    # result does not depend on the sort's internals.
-    return np.argsort(-arr, axis=1, kind="stable")[:, :k]
+    return top_k_columns(arr, _check_k(k, arr.shape[1]))
+
+
+def top_k_columns(rows: NDArray[np.floating], k: int) -> NDArray[np.intp]:
+    """``top_k`` of checked rows (finite, 1 <= k <= m), also for rows formed a block at a time.
+
+    A partial sort finds each row's k largest in O(m); they are then ordered largest first with
+    ties to the lower column, as a stable sort of the negated row would order them. Rows whose
+    k-th value is tied beyond the k found (rare) take that stable sort itself.
+    """
+    if k == rows.shape[1]:
+        return np.argsort(-rows, axis=1, kind="stable")
+    part = np.argpartition(-rows, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(rows, part, axis=1).min(axis=1)
+    out = np.empty((rows.shape[0], k), dtype=np.intp)
+    tied = (rows >= kth[:, None]).sum(axis=1) > k
+    for i in np.flatnonzero(tied):
+        out[i] = np.argsort(-rows[i], kind="stable")[:k]
+    clean = ~tied
+    cols = part[clean]
+    vals = np.take_along_axis(rows[clean], cols, axis=1)
+    order = np.lexsort((cols, -vals), axis=1)
+    out[clean] = np.take_along_axis(cols, order, axis=1)
+    return out
 
 
 def hits(
@@ -100,19 +120,32 @@ def hits(
     """
     arr = _check_plan(plan)
     n, m = arr.shape
-    cols = top_k(arr, k)
+    return row_hits(top_k(arr, k), np.arange(n), (n, m), labels, target_labels)
+
+
+def row_hits(
+    cols: NDArray[np.intp],
+    rows: NDArray[np.intp],
+    shape: tuple[int, int],
+    labels: ArrayLike | None,
+    target_labels: ArrayLike | None,
+    names: tuple[str, str] = ("labels", "target_labels"),
+) -> NDArray[np.bool_]:
+    """``hits`` of source ``rows`` whose top-k columns are ``cols``, in a plan of ``shape``;
+    ``names`` are the label arguments as the caller's user knows them."""
+    n, m = shape
     if labels is None:
         if n != m:
             raise ValueError(
                 f"item-level matching needs the same videos on both sides; the plan is {n}×{m} "
-                f"(pass labels for category-level matching)"
+                f"(pass {names[0]} for category-level matching)"
             )
-        return (cols == np.arange(n)[:, None]).any(axis=1)
-    src = _check_labels(labels, n, "labels")
-    tgt = src if target_labels is None else _check_labels(target_labels, m, "target_labels")
+        return (cols == rows[:, None]).any(axis=1)
+    src = _check_labels(labels, n, names[0])
+    tgt = src if target_labels is None else _check_labels(target_labels, m, names[1])
     if target_labels is None and n != m:
-        raise ValueError(f"the plan is {n}×{m}: pass target_labels for the {m} target videos")
-    return (tgt[cols] == src[:, None]).any(axis=1)
+        raise ValueError(f"the plan is {n}×{m}: pass {names[1]} for the {m} target videos")
+    return (tgt[cols] == src[rows][:, None]).any(axis=1)
 
 
 def matching_rate(
