@@ -1,34 +1,16 @@
 //! Low-rank GW for Python: the mirror-descent loop runs here with the GIL released; argument
 //! checking and the k-means start stay in `emoalign.lowrank`.
 
+use super::arrays::{dense, matrix_out, vec_out};
 use super::monitor::PyMonitor;
 use crate::error::{CoreError, CoreResult};
 use crate::gw::lowrank::{self, Factors, Options, Problem};
 use crate::memory;
+use crate::real::Dense;
 use crate::threads::install;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-
-fn rows_of(a: &PyReadonlyArray2<'_, f64>, name: &str) -> CoreResult<(Vec<f64>, usize, usize)> {
-    let v = a.as_array();
-    let (rows, cols) = v.dim();
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(CoreError::value(format!("{name} contains NaN or inf")));
-    }
-    Ok((v.iter().copied().collect(), rows, cols))
-}
-
-fn out2<'py>(
-    py: Python<'py>,
-    data: Vec<f64>,
-    rows: usize,
-    cols: usize,
-) -> CoreResult<Bound<'py, PyArray2<f64>>> {
-    let arr = numpy::ndarray::Array2::from_shape_vec((rows, cols), data)
-        .map_err(|e| CoreError::value(format!("internal shape error: {e}")))?;
-    Ok(PyArray2::from_owned_array(py, arr))
-}
 
 /// Mirror descent of low-rank GW from (Q0, R0, g0); returns a dict of the solution and its
 /// diagnostics. Inputs are validated by `emoalign.lowrank.lowrank_gw`.
@@ -75,12 +57,12 @@ fn lowrank_gw_solve<'py>(
         "low-rank GW",
         "lower the rank",
     )?;
-    let (a1, _, _) = rows_of(&A1, "C1's A")?;
-    let (b1, _, _) = rows_of(&B1, "C1's B")?;
-    let (a2, _, _) = rows_of(&A2, "C2's A")?;
-    let (b2, _, _) = rows_of(&B2, "C2's B")?;
-    let (q0, _, _) = rows_of(&Q0, "Q0")?;
-    let (r0, _, _) = rows_of(&R0, "R0")?;
+    let a1 = dense(A1.as_array(), "C1's A")?.data;
+    let b1 = dense(B1.as_array(), "C1's B")?.data;
+    let a2 = dense(A2.as_array(), "C2's A")?.data;
+    let b2 = dense(B2.as_array(), "C2's B")?.data;
+    let q0 = dense(Q0.as_array(), "Q0")?.data;
+    let r0 = dense(R0.as_array(), "R0")?.data;
     let (pv, qv, gv) = (
         p.as_array().to_vec(),
         q.as_array().to_vec(),
@@ -116,9 +98,9 @@ fn lowrank_gw_solve<'py>(
     })?;
     let (o, constant) = out;
     let d = PyDict::new(py);
-    d.set_item("Q", out2(py, o.q, n, r)?)?;
-    d.set_item("R", out2(py, o.r, m, r)?)?;
-    d.set_item("g", PyArray1::from_vec(py, o.g))?;
+    d.set_item("Q", matrix_out(py, Dense::from_vec(o.q, n, r))?)?;
+    d.set_item("R", matrix_out(py, Dense::from_vec(o.r, m, r))?)?;
+    d.set_item("g", vec_out(py, o.g))?;
     d.set_item("gw_dist", o.value)?;
     d.set_item("converged", o.converged)?;
     d.set_item("n_iter", o.n_iter)?;
