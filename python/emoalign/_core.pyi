@@ -55,7 +55,8 @@ def entropic_gw(
     inner_tol: float = 1e-9,
     relative_tol: bool = True,
     accelerate: bool = False,
-    callback: Callable[[int, float, float, int], Any] | None = None,
+    callback: Callable[..., Any] | None = None,
+    callback_value: bool = False,
     max_memory: int | None = None,
 ) -> _GWRaw: ...
 def gw_value(C1: _Cost, C2: _Cost, T: _Float, loss_fun: str = "square_loss") -> float: ...

@@ -12,6 +12,9 @@ pub struct Progress {
     pub relative_change: f64,
     pub marginal_error: f64,
     pub inner_iterations: usize,
+    /// The GW loss of the plan the iteration started from, when the monitor asked for it
+    /// (`Monitor::wants_value`) or the solver has it for free.
+    pub gw_value: Option<f64>,
 }
 
 pub trait Monitor {
@@ -19,6 +22,11 @@ pub trait Monitor {
     fn check(&mut self) -> CoreResult<()>;
     /// Called after each outer iteration.
     fn progress(&mut self, progress: &Progress) -> CoreResult<()>;
+    /// Whether `progress` should carry the GW loss where it costs the solver extra work (an
+    /// n × m pass per outer iteration in the entropic solver).
+    fn wants_value(&self) -> bool {
+        false
+    }
 }
 
 /// A monitor that never stops anything, for Rust callers and tests.

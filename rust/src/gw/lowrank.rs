@@ -607,6 +607,7 @@ pub fn solve(
             relative_change: decrease / scale,
             marginal_error: proj.error,
             inner_iterations: proj.iterations,
+            gw_value: Some(ev.value),
         })?;
         if decrease <= opts.tol * scale {
             converged = true;

@@ -252,6 +252,11 @@ pub fn solve<T: Real>(
             cross.refresh();
         }
         install(|| cross.evaluate(cost, &input, out.relative_change, &mut k, &mut x));
+        // X at the input is at hand now; its loss costs one more pass, only for a monitor that
+        // asked (a study prunes trials on it).
+        let gw_value = monitor
+            .wants_value()
+            .then(|| install(|| gw_loss(cost, &input, &x)));
         if accel.anchoring() {
             accel.set_anchor_objective(install(|| entropic_objective(cost, &input, &x, eps)));
         }
@@ -291,6 +296,7 @@ pub fn solve<T: Real>(
             relative_change: update.relative_change,
             marginal_error: update.marginal_error,
             inner_iterations: stats.iterations,
+            gw_value,
         })?;
         if !opts.relative_tol && update.absolute_change > 0.0 {
             tol_rel = (tol * update.relative_change / update.absolute_change).max(tol_floor);

@@ -355,6 +355,7 @@ struct Request<'a, 'py> {
     opts: Options,
     max_memory: Option<u64>,
     callback: Option<Py<PyAny>>,
+    callback_value: bool,
 }
 
 fn solve_typed<'py, T: Real>(
@@ -382,7 +383,7 @@ fn solve_typed<'py, T: Real>(
         potentials: potentials_init(req.potentials, n, m)?,
     };
     let (loss, symmetric, peak) = (pair.loss, pair.symmetric, opts.footprint.peak);
-    let mut monitor = PyMonitor::new(req.callback);
+    let mut monitor = PyMonitor::with_value(req.callback, req.callback_value);
     let outcome = py.detach(|| -> CoreResult<_> {
         let cost = install(|| build_cost(sides, &p, &q, loss, symmetric));
         gw::solve(cost.as_ref(), &p, &q, &opts, init, &mut monitor)
@@ -416,7 +417,8 @@ fn positive(x: f64, name: &str, fix: &str) -> CoreResult<f64> {
 #[pyfunction]
 #[pyo3(signature = (C1, C2, p=None, q=None, loss_fun="square_loss", epsilon=0.1, symmetric=None, G0=None,
                     potentials=None, max_iter=1000, tol=1e-9, solver="PGD", inner_max_iter=1000,
-                    inner_tol=1e-9, relative_tol=true, accelerate=false, callback=None, max_memory=None))]
+                    inner_tol=1e-9, relative_tol=true, accelerate=false, callback=None, callback_value=false,
+                    max_memory=None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn entropic_gw<'py>(
     py: Python<'py>,
@@ -437,6 +439,7 @@ fn entropic_gw<'py>(
     relative_tol: bool,
     accelerate: bool,
     callback: Option<Py<PyAny>>,
+    callback_value: bool,
     max_memory: Option<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let loss = Loss::parse(loss_fun)?;
@@ -476,6 +479,7 @@ fn entropic_gw<'py>(
         },
         max_memory,
         callback,
+        callback_value,
     };
     match dtype_of(C1, "C1")? {
         "float64" => solve_typed::<f64>(py, C1, C2, req),

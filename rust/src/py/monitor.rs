@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 pub struct PyMonitor {
     callback: Option<Py<PyAny>>,
+    /// Whether the callback takes the GW loss as a fifth argument.
+    with_value: bool,
     last_check: Instant,
 }
 
@@ -16,7 +18,14 @@ const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 impl PyMonitor {
     pub fn new(callback: Option<Py<PyAny>>) -> Self {
+        Self::with_value(callback, false)
+    }
+
+    /// A monitor whose callback also receives each iteration's GW loss (NaN where the solver
+    /// has none).
+    pub fn with_value(callback: Option<Py<PyAny>>, with_value: bool) -> Self {
         Self {
+            with_value: with_value && callback.is_some(),
             callback,
             last_check: Instant::now(),
         }
@@ -37,18 +46,25 @@ impl Monitor for PyMonitor {
         Python::attach(|py| {
             py.check_signals()?;
             if let Some(cb) = &self.callback {
-                cb.call1(
-                    py,
-                    (
-                        p.iteration,
-                        p.relative_change,
-                        p.marginal_error,
-                        p.inner_iterations,
-                    ),
-                )?;
+                let args = (
+                    p.iteration,
+                    p.relative_change,
+                    p.marginal_error,
+                    p.inner_iterations,
+                );
+                if self.with_value {
+                    let (i, c, e, s) = args;
+                    cb.call1(py, (i, c, e, s, p.gw_value.unwrap_or(f64::NAN)))?;
+                } else {
+                    cb.call1(py, args)?;
+                }
             }
             Ok(())
         })
         .map_err(CoreError::Interrupted)
+    }
+
+    fn wants_value(&self) -> bool {
+        self.with_value
     }
 }
