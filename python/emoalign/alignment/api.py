@@ -15,17 +15,19 @@ import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike
 from optuna.storages import BaseStorage, InMemoryStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from emoalign.alignment import provenance
 from emoalign.alignment.inits import schedule
 from emoalign.alignment.inputs import prepare
 from emoalign.alignment.plans import FolderPlans, MemoryPlans, PlanStore
+from emoalign.alignment.pruning import PruneRule
 from emoalign.alignment.refine import refine as refine_plan
 from emoalign.alignment.result import Alignment
-from emoalign.alignment.search import PARAM, SearchSpec, Worker, ranks, run_search
+from emoalign.alignment.search import PARAM, SearchSpec, Worker, is_pruned, ranks, run_search
 from emoalign.alignment.solve import SolverOptions, solve_start
 from emoalign.alignment.storage import open_storage, open_study, sqlite_path, storage_url
+from emoalign.alignment.warm import WarmStart
 from emoalign.gw import ConvergenceWarning
 
 
@@ -46,7 +48,7 @@ def trials_table(trials: Sequence[Any]) -> pl.DataFrame:
     rank = ranks(trials)
     rows = []
     for t in sorted(trials, key=lambda t: t.number):
-        if t.user_attrs.get("surplus") or t.state not in (TrialState.COMPLETE, TrialState.FAIL):
+        if t.state not in (TrialState.COMPLETE, TrialState.FAIL) and not is_pruned(t):
             continue
         a = t.user_attrs
         rows.append(
@@ -57,6 +59,8 @@ def trials_table(trials: Sequence[Any]) -> pl.DataFrame:
                 "epsilon": t.params.get(PARAM),
                 "gw_dist": t.value,
                 "best_init": a.get("best_init"),
+                "warm_from": a.get("warm_from"),
+                "settled_at": a.get("settled_at"),
                 "converged": a.get("converged"),
                 "n_iter": a.get("n_iter"),
                 "item_rate": a.get("item_rate"),
@@ -73,6 +77,8 @@ def trials_table(trials: Sequence[Any]) -> pl.DataFrame:
         "epsilon": pl.Float64,
         "gw_dist": pl.Float64,
         "best_init": pl.String,
+        "warm_from": pl.Int64,
+        "settled_at": pl.Float64,
         "converged": pl.Boolean,
         "n_iter": pl.Int64,
         "item_rate": pl.Float64,
@@ -82,6 +88,53 @@ def trials_table(trials: Sequence[Any]) -> pl.DataFrame:
         "retry_of": pl.Int64,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _recompute_plan(
+    number: int, trials: Sequence[FrozenTrial], costs: tuple[Any, Any], spec: SearchSpec
+) -> np.ndarray:
+    """A trial's best plan, solved again: its start is deterministic given (seed, ε, index) or,
+    for a warm start, given the plan of the trial it started from, so the chain of warm starts is
+    followed back to a cold start and solved forward."""
+    by_number = {t.number: t for t in trials}
+    chain = [by_number[number]]
+    while True:
+        a = chain[-1].user_attrs
+        source = a["starts"][a["best_start"]].get("warm_from")
+        if source is None:
+            break
+        chain.append(by_number[source])
+    plan = None
+    for t in reversed(chain):
+        a = t.user_attrs
+        start = a["starts"][a["best_start"]]
+        warm = None if plan is None else WarmStart(-1, float("nan"), plan)
+        result, plan = solve_start(
+            *costs,
+            float(t.params[PARAM]),
+            start["kind"],
+            start["index"],
+            spec.seed,
+            spec.options,
+            warm=warm if start["kind"] == "warm" else None,
+        )
+        if plan is None or not np.isclose(result.gw_dist, t.value, rtol=1e-6, atol=1e-12):
+            warnings.warn(
+                f"recomputing trial {t.number}'s plan gave GW distance {result.gw_dist:.6g}, "
+                f"not the recorded {t.value:.6g} (the solver is not bitwise reproducible here)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    assert plan is not None
+    return plan
+
+
+def _prune_rule(prune: bool | float) -> PruneRule | None:
+    if isinstance(prune, bool):
+        return PruneRule() if prune else None
+    if isinstance(prune, (int, float)):
+        return PruneRule(improvement=float(prune))
+    raise TypeError(f"prune must be a bool or a relative improvement such as 1e-4, got {prune!r}")
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +174,8 @@ def align(
     max_iter: int = 500,
     tol: float = 1e-7,
     inner_tol: float = 1e-5,
+    warm_start: bool = True,
+    prune: bool | float = True,
     n_jobs: int = 1,
     refine: bool = False,
     plans_dir: str | os.PathLike[str] | None = None,
@@ -189,6 +244,19 @@ def align(
         Outer tolerance on the plan's change.
     inner_tol : float, default 1e-5
         Sinkhorn tolerance on the marginals.
+    warm_start : bool, default True
+        Add a start to each trial, run first, from the plan of the finished trial nearest in ε
+        (in log ε) that this process holds; the ``n_inits`` starts keep their seeds, so the
+        search explores as without it. A trial's answer then depends on the trials finished
+        before it, and the trials table's ``warm_from`` names the source. False gives GWTune's
+        independent trials.
+    prune : bool or float, default True
+        Abandon a start once its GW distance has settled where it cannot improve on the best
+        found by more than 1e-4 (relative; a float sets this threshold), forecast from its
+        last iterations while the plan contracts (see ``emoalign.alignment.pruning``). A trial
+        all of whose starts are abandoned is marked ``pruned``, with the distance it settled at
+        in ``settled_at``; it could not have been the best trial. False solves every start to
+        convergence, for a complete trials table.
     n_jobs : int, default 1
         Trials run in threads.
     refine : bool, default False
@@ -264,6 +332,8 @@ def align(
         sampler=sampler,
         seed=int(seed),
         options=SolverOptions(max_iter=int(max_iter), tol=float(tol), inner_tol=float(inner_tol)),
+        warm_start=bool(warm_start),
+        prune=_prune_rule(prune),
     )
     config = {"inputs": prepared.fingerprint(), **spec.config()}
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
@@ -282,22 +352,7 @@ def align(
     epsilon = float(best.params[PARAM])
     plan = plans.load(best.number)
     if plan is None:
-        start = best.user_attrs["starts"][best.user_attrs["best_start"]]
-        result, plan = solve_start(
-            *prepared.costs,
-            epsilon,
-            start["kind"],
-            start["index"],
-            spec.seed,
-            spec.options,
-        )
-        if not np.isclose(result.gw_dist, best.value, rtol=1e-6, atol=1e-12):
-            warnings.warn(
-                f"recomputing trial {best.number}'s plan gave GW distance {result.gw_dist:.6g}, "
-                f"not the recorded {best.value:.6g} (the solver is not bitwise reproducible here)",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        plan = _recompute_plan(best.number, trials, prepared.costs, spec)
     gw_dist = float(best.value)
     converged = bool(best.user_attrs.get("converged"))
     if not converged:

@@ -12,6 +12,11 @@ propose the same ε in every worker that samples from the same history). A retry
 callback re-queues a dead worker's trial, and Ctrl-C re-queues the interrupted one) carries the
 original's ε and rank. So each rank is solved once, again only if its worker died, and a crashed
 or interrupted study resumes where it stopped.
+
+Trials reuse each other's work (both on by default, both recorded per trial): a trial starts
+from the plan of the finished trial nearest in ε that its worker holds (``warm``), and a trial
+whose every start has settled clearly above the best distance found is stopped early and
+marked pruned (``pruning``). A pruned trial's rank counts as done.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,8 +41,10 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
 from emoalign.alignment.plans import PlanStore
-from emoalign.alignment.solve import SolverOptions, solve_trial
+from emoalign.alignment.pruning import PruneRule
+from emoalign.alignment.solve import SolverOptions, TrialAbandoned, TrialSolution, solve_trial
 from emoalign.alignment.storage import MAX_RETRY, Heartbeat, has_heartbeat, retry_callback
+from emoalign.alignment.warm import WarmStarts
 from emoalign.factored import LowRankRDM
 
 SAMPLERS = ("tpe", "grid", "random")
@@ -52,6 +59,8 @@ class SearchSpec:
     sampler: str
     seed: int
     options: SolverOptions
+    warm_start: bool = True
+    prune: PruneRule | None = field(default_factory=PruneRule)
 
     def __post_init__(self) -> None:
         lo, hi = self.eps_range
@@ -76,6 +85,8 @@ class SearchSpec:
             "sampler": self.sampler,
             "seed": self.seed,
             "options": asdict(self.options),
+            "warm_start": self.warm_start,
+            "prune": None if self.prune is None else asdict(self.prune),
         }
 
     def scheduled_epsilon(self, rank: int) -> float:
@@ -172,7 +183,7 @@ class TrialSeededTPE(optuna.samplers.BaseSampler):
 @dataclass(frozen=True)
 class StudyState:
     done: set[int]
-    """Ranks with a complete trial."""
+    """Ranks with a complete or pruned trial."""
     claimed: int
     """Ranks below n_trials that some trial has taken."""
     waiting: bool
@@ -181,15 +192,19 @@ class StudyState:
     """Failed trials of ranks that nothing queued, running or complete will finish."""
 
 
+def is_pruned(trial: FrozenTrial) -> bool:
+    """Stopped as settled above the best distance (not a surplus trial, also marked pruned)."""
+    return trial.state == TrialState.PRUNED and not trial.user_attrs.get("surplus")
+
+
 def study_state(trials: Sequence[FrozenTrial], n_trials: int) -> StudyState:
     rank = ranks(trials)
-    live = {
-        rank[t.number]
-        for t in trials
-        if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+    finished = {rank[t.number] for t in trials if t.state == TrialState.COMPLETE or is_pruned(t)}
+    live = finished | {
+        rank[t.number] for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)
     }
     return StudyState(
-        done={rank[t.number] for t in trials if t.state == TrialState.COMPLETE},
+        done=finished,
         claimed=min(n_trials, sum(1 for t in trials if not is_retry(t))),
         waiting=any(t.state == TrialState.WAITING for t in trials),
         running=any(t.state == TrialState.RUNNING for t in trials),
@@ -230,6 +245,7 @@ class Worker:
         self.spec = spec
         self.C1, self.C2, self.labels = C1, C2, labels
         self.plans = plans
+        self.warm = WarmStarts() if spec.warm_start else None
         self.poll = poll
         self.stop = threading.Event()
         self.retry = retry_callback()
@@ -287,8 +303,31 @@ class Worker:
             try:
                 epsilon = trial.suggest_float(PARAM, *self.spec.eps_range, log=True)
                 solution = solve_trial(
-                    self.C1, self.C2, epsilon, self.spec.kinds, self.spec.seed, self.spec.options
+                    self.C1,
+                    self.C2,
+                    epsilon,
+                    self.spec.kinds,
+                    self.spec.seed,
+                    self.spec.options,
+                    warm=self.warm.nearest(epsilon) if self.warm is not None else None,
+                    prune=self.spec.prune,
+                    best_known=self._best_value,
                 )
+            except TrialAbandoned as stop:
+                attrs = {
+                    "n_iter": max(s.n_iter for s in stop.starts),
+                    "seconds": sum(s.seconds for s in stop.starts),
+                    "starts": [s.as_dict() for s in stop.starts],
+                    "settled_at": min(s.gw_dist for s in stop.starts),
+                    "warm_from": stop.starts[0].warm_from,
+                }
+                for key, value in attrs.items():
+                    trial.set_user_attr(key, value)
+                # TPE ranks pruned trials by their last reported value: without one it would take
+                # them for the worst, and steer away from the ε that came closest to the best.
+                trial.report(attrs["settled_at"], attrs["n_iter"])
+                self.study.tell(trial, state=TrialState.PRUNED)
+                return
             except BaseException:
                 # Failed or interrupted (Ctrl-C): queue the same work again (up to MAX_RETRY
                 # times) so that a resumed study redoes it, then let the error through.
@@ -297,11 +336,21 @@ class Worker:
                 raise
             self._record(trial, solution)
 
-    def _record(self, trial: optuna.Trial, solution: Any) -> None:
+    def _best_value(self) -> float | None:
+        """The lowest GW distance of the study's complete trials, or None."""
+        values = [
+            t.value
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.value is not None
+        ]
+        return min(values, default=None)
+
+    def _record(self, trial: optuna.Trial, solution: TrialSolution) -> None:
         best = solution.best
         attrs: dict[str, Any] = {
-            "best_start": best.index,
+            "best_start": solution.starts.index(best),
             "best_init": best.kind,
+            "warm_from": best.warm_from,
             "converged": best.converged,
             "n_iter": best.n_iter,
             "n_inner_iter": best.n_inner_iter,
@@ -327,6 +376,8 @@ class Worker:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         self.study.tell(trial, best.gw_dist)
+        if self.warm is not None:
+            self.warm.add(trial.number, solution.epsilon, solution.plan)
         if "plan_file" in attrs:
             self.plans.prune(best.gw_dist, finished)
 

@@ -1,9 +1,13 @@
-"""One trial's work: entropic GW at one ε from each of several initial plans, best kept."""
+"""One trial's work: entropic GW at one ε from each of several initial plans, best kept.
+
+The first start may be warm (the plan of the finished trial nearest in ε, see ``warm``), and a
+start that has settled clearly above the best distance known may be abandoned (see ``pruning``).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emoalign.alignment.inits import initial_plan, start_rng
+from emoalign.alignment.pruning import PruneRule, StartAbandoned, StartWatch
+from emoalign.alignment.warm import WarmStart
 from emoalign.factored import LowRankRDM
 from emoalign.gw import GWResult, entropic_gw
 
@@ -37,6 +43,7 @@ class SolverOptions:
         q: Any,
         epsilon: float,
         G0: NDArray[np.float64] | None,
+        callback: StartWatch | None = None,
     ) -> GWResult:
         """One entropic GW solve within these limits; convergence is judged by the caller."""
         return entropic_gw(
@@ -50,6 +57,7 @@ class SolverOptions:
             tol=self.tol,
             inner_max_iter=self.inner_max_iter,
             inner_tol=self.inner_tol,
+            callback=callback,
             warn=False,
         )
 
@@ -64,6 +72,11 @@ class StartResult:
     n_inner_iter: int
     marginal_error: float
     seconds: float
+    warm_from: int | None = None
+    """The finished trial whose plan this start began from (warm starts only)."""
+    abandoned_at: int | None = None
+    """The iteration at which the start was abandoned as settled above the best distance; its
+    ``gw_dist`` is then the distance there."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -85,15 +98,37 @@ def solve_start(
     index: int,
     seed: int,
     options: SolverOptions,
-) -> tuple[StartResult, NDArray[np.float64]]:
+    *,
+    warm: WarmStart | None = None,
+    watch: StartWatch | None = None,
+) -> tuple[StartResult, NDArray[np.float64] | None]:
+    """One start; its plan is None if ``watch`` abandoned it."""
     n, m = C1.shape[0], C2.shape[0]
     p, q = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
-    G0 = initial_plan(kind, p, q, start_rng(seed, epsilon, index))
+    if kind == "warm":
+        if warm is None:
+            raise ValueError("a warm start needs the plan it starts from")
+        G0 = warm.plan
+    else:
+        G0 = initial_plan(kind, p, q, start_rng(seed, epsilon, index))
     began = time.perf_counter()
-    result = options.solve(C1, C2, p, q, epsilon, G0)
+    facts = {"index": index, "kind": kind, "warm_from": warm.number if warm else None}
+    try:
+        result = options.solve(C1, C2, p, q, epsilon, G0, watch)
+    except StartAbandoned as stop:
+        abandoned = StartResult(
+            **facts,
+            gw_dist=stop.value,
+            converged=False,
+            n_iter=stop.iteration,
+            n_inner_iter=0,
+            marginal_error=float("nan"),
+            seconds=time.perf_counter() - began,
+            abandoned_at=stop.iteration,
+        )
+        return abandoned, None
     start = StartResult(
-        index=index,
-        kind=kind,
+        **facts,
         gw_dist=result.gw_dist,
         converged=result.converged,
         n_iter=result.n_iter,
@@ -104,6 +139,14 @@ def solve_start(
     return start, result.plan
 
 
+class TrialAbandoned(Exception):
+    """Every start of a trial settled clearly above the best distance known."""
+
+    def __init__(self, starts: list[StartResult]) -> None:
+        super().__init__(f"all {len(starts)} start(s) settled above the best GW distance")
+        self.starts = starts
+
+
 def solve_trial(
     C1: NDArray[np.float64] | LowRankRDM,
     C2: NDArray[np.float64] | LowRankRDM,
@@ -111,17 +154,46 @@ def solve_trial(
     kinds: Sequence[str],
     seed: int,
     options: SolverOptions,
+    *,
+    warm: WarmStart | None = None,
+    prune: PruneRule | None = None,
+    best_known: Callable[[], float | None] = lambda: None,
 ) -> TrialSolution:
-    """Each start solved from scratch (no warm start across ε: it would make a trial's answer
-    depend on which trials ran before it on that worker); the lowest GW distance wins, ties to
-    the earlier start."""
+    """Each start solved; the lowest GW distance wins, ties to the earlier start.
+
+    With ``warm``, a start from that plan runs before the ``kinds``. With ``prune``, a start is
+    abandoned once it has settled where it cannot beat the best of ``best_known()`` and the
+    trial's earlier starts; if every start is, ``TrialAbandoned``.
+    """
     best_plan: NDArray[np.float64] | None = None
     best: StartResult | None = None
     starts = []
-    for index, kind in enumerate(kinds):
-        start, plan = solve_start(C1, C2, epsilon, kind, index, seed, options)
+
+    def lowest() -> float | None:
+        known = [v for v in (best_known(), best.gw_dist if best else None) if v is not None]
+        return min(known, default=None)
+
+    # The warm start runs first: it converges fastest, and its distance then lets the cold starts
+    # be abandoned as soon as they settle in its basin (or a worse one). The cold starts keep
+    # their seeds and indices, so they explore exactly as without the warm one.
+    schedule = [(len(kinds), "warm")] if warm is not None else []
+    schedule += list(enumerate(kinds))
+    for index, kind in schedule:
+        watch = StartWatch(prune, lowest) if prune is not None else None
+        start, plan = solve_start(
+            C1,
+            C2,
+            epsilon,
+            kind,
+            index,
+            seed,
+            options,
+            warm=warm if kind == "warm" else None,
+            watch=watch,
+        )
         starts.append(start)
-        if best is None or start.gw_dist < best.gw_dist:
+        if plan is not None and (best is None or start.gw_dist < best.gw_dist):
             best, best_plan = start, plan
-    assert best is not None and best_plan is not None
+    if best is None or best_plan is None:
+        raise TrialAbandoned(starts)
     return TrialSolution(epsilon=epsilon, plan=best_plan, best=best, starts=starts)

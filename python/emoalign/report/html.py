@@ -113,10 +113,19 @@ def _provenance_rows(
             "ε search",
             f"[{spec.eps_range[0]:g}, {spec.eps_range[1]:g}], log scale; sampler "
             f"{e(spec.sampler)}; {spec.n_trials} trials requested, "
-            f"{trials.get('complete', '?')} complete, {trials.get('failed', 0)} failed, "
+            f"{trials.get('complete', '?')} complete, {trials.get('pruned', 0)} pruned (settled "
+            f"where they could not beat the best), {trials.get('failed', 0)} failed, "
             f"{trials.get('retries', 0)} retries",
         ),
-        ("Initial plans", f"{len(spec.kinds)} per trial ({e(', '.join(spec.kinds))})"),
+        (
+            "Initial plans",
+            f"{len(spec.kinds)} per trial ({e(', '.join(spec.kinds))})"
+            + (
+                ", plus a warm start from the plan of the finished trial nearest in ε"
+                if spec.warm_start
+                else ""
+            ),
+        ),
         (
             "Solver",
             f"{e(str(solver.get('method', 'entropic GW')))}; {e(str(solver.get('loss', '')))}; "
@@ -381,6 +390,7 @@ def _trialstable(a: Alignment, number: int) -> str:
         ("converged", "converged", plain),
         ("n_iter", "iterations", plain),
         ("best_init", "best start", plain),
+        ("warm_from", "warm from trial", plain),
         ("item_rate", "item top-1 (%)", numbers.percent),
         ("category_rate", "category top-1 (%)", numbers.percent),
         ("seconds", "time (s)", numbers.seconds),
@@ -392,13 +402,20 @@ def _trialstable(a: Alignment, number: int) -> str:
     for row in rows:
         if row["trial"] == a.best_trial:
             row["trial"] = f"{row['trial']} ★"
-    failed = a.trials.height - complete.height
+    pruned = int((a.trials["state"] == "pruned").sum())
+    failed = int((a.trials["state"] == "fail").sum())
     return table(
         rows,
         columns,
         f"<b>Table {number}.</b> The {complete.height} complete trials, lowest GW distance first; "
         f"★ marks the best (its plan is the one reported"
         + (", refined at smaller ε)." if a.refined_epsilons else ").")
+        + (
+            f" {pruned} trial(s) pruned (settled where they could not beat the best) are not "
+            f"listed."
+            if pruned
+            else ""
+        )
         + (f" {failed} failed trial(s) are not listed." if failed else ""),
         row_class=lambda row: "best" if str(row["trial"]).endswith("★") else "",
     )

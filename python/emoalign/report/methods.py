@@ -144,7 +144,19 @@ def paragraph(
         f"{spec.n_trials} trials in [{lo:g}, {hi:g}] (log scale) with "
         f"{SAMPLER_NAMES[spec.sampler]} {cite('akiba2019')} (seed {spec.seed}); each trial was "
         f"solved from {len(spec.kinds)} initial plan{'s' if len(spec.kinds) != 1 else ''} "
-        f"({e(', '.join(kinds))}), and the plan with the lowest GW distance (the objective "
+        f"({e(', '.join(kinds))})"
+        + (
+            ", plus a warm start from the plan of the finished trial nearest in ε"
+            if spec.warm_start
+            else ""
+        )
+        + (
+            f"; a start was stopped once its GW distance had settled where it could not improve "
+            f"on the best found by {spec.prune.improvement:g} (relative)"
+            if spec.prune is not None
+            else ""
+        )
+        + f", and the plan with the lowest GW distance (the objective "
         f"without its entropy term) was kept: ε = {numbers.epsilon(a.epsilon)} in trial "
         f"{a.best_trial}, GW distance {numbers.distance(a.gw_dist)}"
         + ("" if a.converged else ", stopped at the iteration limit before converging")
