@@ -30,9 +30,14 @@ const INNER_BITS: u32 = 8;
 /// Buckets at most this long are finished by a comparison sort.
 const SMALL: usize = 64;
 
+/// The OR and the AND of keys: the bits where they differ are `or ^ and`.
+fn or_and(keys: impl Iterator<Item = u64>) -> (u64, u64) {
+    keys.fold((0, u64::MAX), |(o, a), k| (o | k, a & k))
+}
+
 /// Bits that differ between some two keys; the digits are cut from below the highest of them.
 fn varying_bits(keys: impl Iterator<Item = u64>) -> u64 {
-    let (or, and) = keys.fold((0u64, u64::MAX), |(o, a), k| (o | k, a & k));
+    let (or, and) = or_and(keys);
     or ^ and
 }
 
@@ -69,21 +74,17 @@ fn scatter(
     next // each counter has advanced to its bucket's end
 }
 
-/// Cuts `data` and `scratch` at the bucket ends into matching pieces.
-fn buckets<'a>(
-    mut data: &'a mut [(u64, u32)],
-    mut scratch: &'a mut [(u64, u32)],
-    ends: &[usize],
-) -> Vec<(&'a mut [(u64, u32)], &'a mut [(u64, u32)])> {
+/// A bucket's share of a vector of (key, index) pairs.
+type Piece<'a> = &'a mut [(u64, u32)];
+
+/// Cuts `v` at the bucket ends into the buckets' pieces (empty ones included).
+fn split_at_ends<'a>(mut v: Piece<'a>, ends: &[usize]) -> Vec<Piece<'a>> {
     let mut start = 0;
     let mut out = Vec::with_capacity(ends.len());
     for &end in ends {
-        let (d, d_rest) = std::mem::take(&mut data).split_at_mut(end - start);
-        let (s, s_rest) = std::mem::take(&mut scratch).split_at_mut(end - start);
-        if !d.is_empty() {
-            out.push((d, s));
-        }
-        (data, scratch, start) = (d_rest, s_rest, end);
+        let (piece, rest) = std::mem::take(&mut v).split_at_mut(end - start);
+        out.push(piece);
+        (v, start) = (rest, end);
     }
     out
 }
@@ -102,7 +103,10 @@ fn sort_bucket(data: &mut [(u64, u32)], scratch: &mut [(u64, u32)]) {
     let shift = digit_shift(varying, INNER_BITS);
     let ends = scatter(data.len(), |i| data[i], shift, INNER_BITS, scratch);
     // The sorted buckets sit in `scratch`; each is then copied back to its place in `data`.
-    for (s, d) in buckets(scratch, data, &ends) {
+    let pieces = split_at_ends(scratch, &ends)
+        .into_iter()
+        .zip(split_at_ends(data, &ends));
+    for (s, d) in pieces {
         sort_bucket(s, d);
         d.copy_from_slice(s);
     }
@@ -113,10 +117,13 @@ fn sort_bucket(data: &mut [(u64, u32)], scratch: &mut [(u64, u32)]) {
 pub fn par_sort_keyed(values: &[f64]) -> Keyed {
     let len = values.len();
     assert!(len <= u32::MAX as usize, "callers bound the length");
-    let varying = values
+    // Chunks give their OR and AND, not their varying bits: bits constant within each chunk may
+    // still differ between chunks.
+    let (or, and) = values
         .par_chunks(1 << 16)
-        .map(|c| varying_bits(c.iter().map(|&v| order_key(v))))
-        .reduce(|| 0, |a, b| a | b);
+        .map(|c| or_and(c.iter().map(|&v| order_key(v))))
+        .reduce(|| (0, u64::MAX), |(o1, a1), (o2, a2)| (o1 | o2, a1 & a2));
+    let varying = or ^ and;
     let at = |i: usize| (order_key(values[i]), i as u32);
     if varying == 0 {
         return (0..len).map(at).collect(); // all equal (or none): in index order already
@@ -124,15 +131,7 @@ pub fn par_sort_keyed(values: &[f64]) -> Keyed {
     let mut data = vec![(0u64, 0u32); len];
     let ends = scatter(len, at, digit_shift(varying, TOP_BITS), TOP_BITS, &mut data);
     // Each bucket gets its own scratch while sorted, so a vector-long one is never touched.
-    let mut starts = vec![0];
-    starts.extend_from_slice(&ends[..ends.len() - 1]);
-    let mut rest = &mut data[..];
-    let mut pieces = Vec::with_capacity(ends.len());
-    for (&start, &end) in starts.iter().zip(&ends) {
-        let (piece, tail) = std::mem::take(&mut rest).split_at_mut(end - start);
-        pieces.push(piece);
-        rest = tail;
-    }
+    let pieces = split_at_ends(&mut data, &ends);
     pieces
         .into_par_iter()
         .with_min_len(64)
@@ -242,5 +241,8 @@ mod tests {
         let same: Vec<(u64, u32)> = (0..10).map(|i| (order_key(0.5), i)).collect();
         assert_eq!(par_sort_keyed(&[0.5; 10]), same);
         assert!(par_sort_keyed(&[]).is_empty());
+        // Constant within each chunk of the bit scan, different between them.
+        let halves: Vec<f64> = (0..1u32 << 17).map(|i| (i >> 16) as f64).collect();
+        assert_eq!(par_sort_keyed(&halves), by_comparison(&halves));
     }
 }
