@@ -73,6 +73,35 @@ def test_r_equals_scipy_stats(n: int, seed: int, method: str, ties: bool) -> Non
         )
 
 
+@settings(deadline=None, max_examples=40)
+@given(
+    n=st.integers(3, 130),
+    seed=st.integers(0, 2**32 - 1),
+    levels=st.integers(1, 8),
+    clustered=st.booleans(),
+)
+def test_spearman_ties_and_signed_zeros_equal_scipy(
+    n: int, seed: int, levels: int, clustered: bool
+) -> None:
+    """Average ranks of values from a few levels (both zeros tie), against scipy.
+
+    ``clustered`` packs the other RDM's values into a sliver that shares all but the lowest bits,
+    so the radix sort's buckets overflow and recurse; up to 8,385 pairs cover many buckets.
+    """
+    rng = np.random.default_rng(seed)
+    pairs = n * (n - 1) // 2
+    palette = np.concatenate([[-0.0, 0.0], rng.standard_normal(levels)])
+    x = rng.choice(palette, pairs)
+    y = 0.5 + 1e-12 * rng.integers(0, 50, pairs) if clustered else rng.choice(palette, pairs)
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        with pytest.raises(ValueError, match="constant"):
+            emoalign.rsa(x, y)
+        return
+    expected = scipy.stats.spearmanr(x, y).statistic
+    assert abs(emoalign.rsa(x, y).r - expected) <= 1e-12
+    assert abs(emoalign.rsa(-y, x).r - scipy.stats.spearmanr(-y, x).statistic) <= 1e-12
+
+
 def test_identical_rdms_give_r_one_and_small_p() -> None:
     D = random_rdm(np.random.default_rng(1), 12, ties=False)
     for method in SCIPY:

@@ -5,7 +5,7 @@ use crate::distance::condensed_offset;
 use crate::error::{CoreError, CoreResult};
 use crate::memory::ensure_fits;
 use crate::monitor::Monitor;
-use crate::rank::par_rank_average;
+use crate::rank::par_centred_ranks;
 use crate::threads::install;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -57,11 +57,17 @@ fn deterministic_sum(n: usize, term: impl Fn(usize) -> f64 + Sync) -> f64 {
     partial.iter().sum()
 }
 
-/// Deviations from the mean and their sum of squares; a constant vector has no correlation.
-fn centred(v: &[f64], arg: &str) -> CoreResult<(Vec<f64>, f64)> {
-    let mean = deterministic_sum(v.len(), |i| v[i]) / v.len() as f64;
-    let c: Vec<f64> = v.par_iter().map(|x| x - mean).collect();
-    let ss = deterministic_sum(c.len(), |i| c[i] * c[i]);
+/// Deviations from the mean of `v` (Pearson) or of its ranks (Spearman), and their sum of
+/// squares; a constant vector has no correlation.
+fn centred(v: &[f64], method: Method, arg: &str) -> CoreResult<(Vec<f64>, f64)> {
+    let (c, ss) = if method == Method::Spearman {
+        par_centred_ranks(v)
+    } else {
+        let mean = deterministic_sum(v.len(), |i| v[i]) / v.len() as f64;
+        let c: Vec<f64> = v.par_iter().map(|x| x - mean).collect();
+        let ss = deterministic_sum(c.len(), |i| c[i] * c[i]);
+        (c, ss)
+    };
     if ss <= 0.0 || !ss.is_finite() {
         return Err(CoreError::value(format!(
             "{arg} is constant over its upper triangle, so its correlation with anything is \
@@ -231,21 +237,17 @@ pub fn rsa(
             "the RDMs have {n_pairs} pair(s) of items; a correlation needs at least 2 (3 or more items)"
         )));
     }
-    let (x, y) = match method {
-        Method::Spearman => install(|| rayon::join(|| par_rank_average(x), || par_rank_average(y))),
-        Method::Pearson | Method::Kendall => (x.to_vec(), y.to_vec()),
-    };
     let batch = 4 * crate::threads::num_threads();
     let mut null = Vec::with_capacity(permutations);
     let r = if method == Method::Kendall {
-        let r = install(|| kendall_tau_b(&x, &y))?;
+        let r = install(|| kendall_tau_b(x, y))?;
         for start in (0..permutations).step_by(batch) {
             monitor.check()?;
             let part: CoreResult<Vec<f64>> = install(|| {
                 (start..(start + batch).min(permutations))
                     .into_par_iter()
                     .map(|p| {
-                        kendall_tau_b(&x, &permute_items(&y, n, &permutation(n, seed, p as u64)))
+                        kendall_tau_b(x, &permute_items(y, n, &permutation(n, seed, p as u64)))
                     })
                     .collect()
             });
@@ -253,8 +255,9 @@ pub fn rsa(
         }
         r
     } else {
-        let ((xc, sxx), (yc, syy)) =
-            install(|| -> CoreResult<_> { Ok((centred(&x, "D1")?, centred(&y, "D2")?)) })?;
+        let (xc, yc) =
+            install(|| rayon::join(|| centred(x, method, "D1"), || centred(y, method, "D2")));
+        let ((xc, sxx), (yc, syy)) = (xc?, yc?);
         let norm = (sxx * syy).sqrt();
         let r = (install(|| dot(&xc, &yc)) / norm).clamp(-1.0, 1.0);
         // A permutation moves the same values around, so means and norms stay; only the cross

@@ -5,6 +5,7 @@ use crate::real::{Dense, Real};
 use numpy::ndarray::{ArrayView1, ArrayView2};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use std::borrow::Cow;
 
 /// A 2-D float array as numpy gave it, without copying.
 pub enum Matrix<'py> {
@@ -146,4 +147,10 @@ pub fn matrix_out<'py, T: Real>(
 
 pub fn vec_out<'py, T: Real>(py: Python<'py>, v: Vec<T>) -> Bound<'py, PyArray1<T>> {
     PyArray1::from_vec(py, v)
+}
+
+/// A 1-D array's values: borrowed when contiguous (as the Python layer passes them), else copied.
+pub fn contiguous<'a>(a: &'a PyReadonlyArray1<'_, f64>) -> Cow<'a, [f64]> {
+    a.as_slice()
+        .map_or_else(|_| Cow::Owned(a.as_array().to_vec()), Cow::Borrowed)
 }

@@ -1,5 +1,6 @@
 //! RSA between two upper triangles for Python (the Python layer extracts them from RDMs).
 
+use super::arrays::contiguous;
 use super::monitor::PyMonitor;
 use crate::bootstrap::{self, Draws};
 use crate::error::CoreError;
@@ -27,37 +28,40 @@ fn upper_triangle(
         ))
         .into());
     }
-    let rows: Vec<Result<Vec<f64>, (usize, usize)>> = py.detach(|| {
+    let mut flat = vec![0.0; n * n.saturating_sub(1) / 2];
+    // Each row's pairs go straight to their place in the condensed vector.
+    let mut rows = Vec::with_capacity(n);
+    let mut rest = &mut flat[..];
+    for i in 0..n {
+        let (row, tail) = std::mem::take(&mut rest).split_at_mut(n - i - 1);
+        rows.push(row);
+        rest = tail;
+    }
+    let asymmetric = py.detach(|| {
         crate::threads::install(|| {
-            (0..n)
-                .into_par_iter()
-                .map(|i| {
-                    let mut out = Vec::with_capacity(n - i - 1);
-                    for j in i + 1..n {
-                        let (a, b) = (d[[i, j]], d[[j, i]]);
+            rows.into_par_iter()
+                .enumerate()
+                .filter_map(|(i, out)| {
+                    let (upper, lower) = (d.row(i), d.column(i));
+                    for (k, o) in out.iter_mut().enumerate() {
+                        let (a, b) = (upper[i + 1 + k], lower[i + 1 + k]);
                         if !((a - b).abs() <= 1e-12 + 1e-7 * b.abs() || (a.is_nan() && b.is_nan()))
                         {
-                            return Err((i, j));
+                            return Some((i, i + 1 + k));
                         }
-                        out.push(a);
+                        *o = a;
                     }
-                    Ok(out)
+                    None
                 })
-                .collect()
+                .min()
         })
     });
-    let mut flat = Vec::with_capacity(n * n.saturating_sub(1) / 2);
-    for row in rows {
-        match row {
-            Ok(r) => flat.extend(r),
-            Err((i, j)) => {
-                return Err(CoreError::value(format!(
-                    "{name} is not symmetric ({name}[{i}, {j}] != {name}[{j}, {i}]); RSA compares \
-                     dissimilarities, so symmetrise it ((D + D.T) / 2) or pass the condensed upper triangle"
-                ))
-                .into())
-            }
-        }
+    if let Some((i, j)) = asymmetric {
+        return Err(CoreError::value(format!(
+            "{name} is not symmetric ({name}[{i}, {j}] != {name}[{j}, {i}]); RSA compares \
+             dissimilarities, so symmetrise it ((D + D.T) / 2) or pass the condensed upper triangle"
+        ))
+        .into());
     }
     Ok(numpy::PyArray1::from_vec(py, flat).unbind())
 }
@@ -81,7 +85,7 @@ fn rsa_condensed<'py>(
         ))
         .into());
     }
-    let (x, y) = (x.as_array().to_vec(), y.as_array().to_vec());
+    let (x, y) = (contiguous(&x), contiguous(&y));
     if x.len() != y.len() {
         return Err(CoreError::value(format!(
             "D1 has {} pairs but D2 has {}; the RDMs must cover the same items",
@@ -96,8 +100,6 @@ fn rsa_condensed<'py>(
             x.len()
         ))
     })?;
-    first_non_finite("D1", &x)?;
-    first_non_finite("D2", &y)?;
     if x.len() > u32::MAX as usize {
         return Err(CoreError::Memory("more than 2^32 pairs; subsample the items".into()).into());
     }
@@ -106,8 +108,11 @@ fn rsa_condensed<'py>(
         OsRng.try_next_u64().unwrap_or(0x5eed)
     });
     let mut monitor = PyMonitor::new(None);
-    let res =
-        py.detach(|| rsa::rsa(&x, &y, n, method, permutations as usize, seed, &mut monitor))?;
+    let res = py.detach(|| {
+        first_non_finite("D1", &x)?;
+        first_non_finite("D2", &y)?;
+        rsa::rsa(&x, &y, n, method, permutations as usize, seed, &mut monitor)
+    })?;
     let d = PyDict::new(py);
     d.set_item("r", res.r)?;
     d.set_item("p_value", res.p_value)?;
@@ -117,7 +122,7 @@ fn rsa_condensed<'py>(
 }
 
 fn first_non_finite(name: &str, v: &[f64]) -> Result<(), CoreError> {
-    match v.iter().position(|a| !a.is_finite()) {
+    match crate::threads::install(|| v.par_iter().position_first(|a| !a.is_finite())) {
         Some(k) => Err(CoreError::value(format!(
             "{name} contains NaN or inf (pair {k} of the upper triangle); remove or impute it"
         ))),
@@ -140,7 +145,7 @@ fn rsa_bootstrap<'py>(
     samples: Option<PyReadonlyArray2<'py, i64>>,
 ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
     let method = Method::parse(method)?;
-    let x = x.as_array().to_vec();
+    let x = contiguous(&x);
     let n = items_for_pairs(x.len()).ok_or_else(|| {
         CoreError::value(format!(
             "{} is not the pair count of any RDM (n(n-1)/2)",
