@@ -233,7 +233,7 @@ class Alignment:
         method: str = "spearman",
         permutations: int = 1000,
         seed: int | None = None,
-        max_videos: int = RSA_MAX_VIDEOS,
+        max_videos: int | None = None,
     ) -> RSAResult:
         """RSA between the two RDMs, with a Mantel permutation p-value (cached per arguments).
 
@@ -243,10 +243,11 @@ class Alignment:
         permutations : int, default 1000
         seed : int, optional
             Seeds the permutations and the subsample; default: the study's seed.
-        max_videos : int, default RSA_MAX_VIDEOS
-            Above this many videos, r and p are computed over the pairs of a seeded subsample of
-            ``max_videos`` videos, stratified by category (``n_pairs`` says how many pairs); its
-            RDMs are read from the costs block by block, never as n × n matrices.
+        max_videos : int, optional
+            Default: ``RSA_MAX_VIDEOS``. Above this many videos, r and p are computed over the
+            pairs of a seeded subsample of ``max_videos`` videos, stratified by category
+            (``n_pairs`` says how many pairs); its RDMs are read from the costs block by block,
+            never as n × n matrices.
 
         Returns
         -------
@@ -254,6 +255,7 @@ class Alignment:
             See ``emoalign.rsa``.
         """
         seed = self.spec.seed if seed is None else seed
+        max_videos = self.rsa_videos if max_videos is None else max_videos
         key = (method, permutations, seed, min(max_videos, self.n))
         if key not in self._rsa:
             idx = self.subsample(max_videos, seed)
@@ -274,7 +276,7 @@ class Alignment:
         return min(self.n, RSA_MAX_VIDEOS)
 
     def aligned_embedding(
-        self, dim: int = 2, aligned_dim: int = 20, max_videos: int = EMBEDDING_MAX_VIDEOS
+        self, dim: int = 2, aligned_dim: int = 20, max_videos: int | None = None
     ) -> AlignedEmbedding:
         """Both RDMs' MDS coordinates in one frame.
 
@@ -288,11 +290,12 @@ class Alignment:
             Dimensions shown.
         aligned_dim : int, default 20
             Dimensions the alignment is done in.
-        max_videos : int, default EMBEDDING_MAX_VIDEOS
-            Above this many videos, the embedding is computed on a seeded subsample of
-            ``max_videos`` videos stratified by category (``.videos`` lists them): their RDM
-            blocks are read from the costs (``A[idx] @ B[idx].T`` for factors) and the
-            Procrustes step follows the plan's block between them.
+        max_videos : int, optional
+            Default: ``EMBEDDING_MAX_VIDEOS``. Above this many videos, the embedding is
+            computed on a seeded subsample of ``max_videos`` videos stratified by category
+            (``.videos`` lists them): their RDM blocks are read from the costs
+            (``A[idx] @ B[idx].T`` for factors) and the Procrustes step follows the plan's
+            block between them.
 
         Returns
         -------
@@ -302,7 +305,7 @@ class Alignment:
             between a video's two points over the spread (small when the plan matches videos
             to themselves).
         """
-        idx = self.subsample(max_videos)
+        idx = self.subsample(EMBEDDING_MAX_VIDEOS if max_videos is None else max_videos)
         C1, C2 = (cost_block(C, idx, idx) for C in self.costs)
         plan = self.plan if len(idx) == self.n else self.plan[np.ix_(idx, idx)]
         embedding = aligned_embedding(C1, C2, plan, dim, aligned_dim)

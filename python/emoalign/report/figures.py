@@ -90,19 +90,20 @@ def rdms_figure(
     order: Order,
     names: tuple[str, str],
     metrics: tuple[str, str],
-    cells: int = RDM_CELLS,
+    cells: int | None = None,
 ) -> tuple[Figure, int]:
     """Both RDMs side by side, videos sorted by category, titled with side name and metric.
 
-    Above ``cells`` videos each image is the mean of blocks of s × s entries, streamed from the
-    matrix (or its factors) without a second n × n array. Returns the figure and s (1: exact).
+    Above ``cells`` videos (default ``RDM_CELLS``) each image is the mean of blocks of s × s
+    entries, streamed from the matrix (or its factors) without a second n × n array. Returns
+    the figure and s (1: exact).
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.4), layout="constrained")
     idx = order.index
     n = len(idx)
     step = 1
     for ax, C, name, metric in zip(axes, (C1, C2), names, metrics, strict=True):
-        pooled = pooled_image(C, idx, idx, cells, "mean")
+        pooled = pooled_image(C, idx, idx, RDM_CELLS if cells is None else cells, "mean")
         step = pooled.step
         im = ax.imshow(
             pooled.image,
@@ -122,18 +123,23 @@ def rdms_figure(
 
 
 def plan_figure(
-    plan: NDArray, order: Order, names: tuple[str, str], cells: int = PLAN_CELLS
+    plan: NDArray, order: Order, names: tuple[str, str], cells: int | None = None
 ) -> tuple[Figure, int]:
-    """The transport plan × n; above ``cells`` videos each image cell is the maximum of a block
-    of s × s entries, so that every hit stays visible (averaging, as antialiasing does, fades a
-    one-cell-wide diagonal away at n = 2185). The blocks are streamed from the plan in bands of
-    rows: no second n × m array. Returns the figure and s (1: exact)."""
+    """The transport plan × n; above ``cells`` videos (default ``PLAN_CELLS``) each image cell
+    is the maximum of a block of s × s entries, so that every hit stays visible (averaging, as
+    antialiasing does, fades a one-cell-wide diagonal away at n = 2185). The blocks are
+    streamed from the plan in bands of rows: no second n × m array. Returns the figure and s
+    (1: exact)."""
     n, m = plan.shape
     fig, ax = plt.subplots(figsize=(7.4, 6.6), layout="constrained")
-    pooled = pooled_image(plan, order.index, order.index, cells, "max")
+    pooled = pooled_image(
+        plan, order.index, order.index, PLAN_CELLS if cells is None else cells, "max"
+    )
+    scaled = pooled.image  # the pooled image is ours: scaled in place, not copied
+    scaled *= n
     vmax = max(float(np.quantile(plan.max(axis=1) * n, 0.5)), 1e-12)
     im = ax.imshow(
-        pooled.image * n,
+        scaled,
         cmap="magma_r",
         interpolation="nearest",
         rasterized=True,
