@@ -223,3 +223,23 @@ def test_report_says_what_is_pooled_and_subsampled(study, tmp_path: Path, monkey
     assert metrics["rsa_videos"] == 60
     assert metrics["embedding"]["videos"] == 50
     assert metrics["pooling"] == {"rdms": 3, "plan": 4}
+
+
+def test_top_k_in_bands_is_the_whole_plan_ranking(plan, monkeypatch) -> None:
+    from emoalign.alignment import matching
+
+    rows = plan[:300, :300].copy()
+    rows[7, [3, 9, 11]] = rows[7].max() * 2  # a tie beyond k, ranked by the stable sort
+    expected = np.argsort(-rows, axis=1, kind="stable")[:, :3]
+    monkeypatch.setattr(matching, "_BAND_ELEMENTS", 7 * 300)  # bands of 7 rows, the last short
+    np.testing.assert_array_equal(matching.top_k(rows, 3), expected)
+    rows[299, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        matching.top_k(rows, 1)
+
+
+def test_matching_rates_allocate_no_second_plan(plan) -> None:
+    from emoalign.alignment import matching
+
+    labels = np.repeat(np.arange(30), 100)
+    assert peak_bytes(lambda: matching.matching_rate(plan, 3, labels)) < plan.nbytes / 4
