@@ -243,3 +243,19 @@ def test_matching_rates_allocate_no_second_plan(plan) -> None:
 
     labels = np.repeat(np.arange(30), 100)
     assert peak_bytes(lambda: matching.matching_rate(plan, 3, labels)) < plan.nbytes / 4
+
+
+def test_rsa_from_float32_factors_reads_the_upper_triangle(study) -> None:
+    import dataclasses
+
+    # A @ B.T in float32 is symmetric only to rounding: RSA must take the upper triangle, not
+    # refuse the block as an asymmetric RDM.
+    costs = tuple(c.astype(np.float32) for c in study.costs)
+    f32 = dataclasses.replace(study, prepared=dataclasses.replace(study.prepared, costs=costs))
+    f32._rsa = {}
+    got = f32.rsa("pearson", 0, max_videos=60)
+    idx = study.subsample(60)
+    sub = np.ix_(idx, idx)
+    expected = emoalign.rsa(study.C1[sub], study.C2[sub], "pearson")
+    assert got.n_pairs == 60 * 59 // 2
+    assert got.r == pytest.approx(expected.r, abs=1e-5)

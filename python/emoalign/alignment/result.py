@@ -29,6 +29,12 @@ EMBEDDING_MAX_VIDEOS = 2000
 """Above this many videos, the aligned embedding is computed on (and shows) a subsample."""
 
 
+def _upper_triangle(D: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The entries i < j of a square matrix in scipy's condensed order (row by row, without
+    the index arrays of ``np.triu_indices``)."""
+    return np.concatenate([D[i, i + 1 :] for i in range(len(D) - 1)])
+
+
 @dataclass
 class Alignment:
     """A GW alignment of two emotion structures over the same videos.
@@ -259,7 +265,9 @@ class Alignment:
         key = (method, permutations, seed, min(max_videos, self.n))
         if key not in self._rsa:
             idx = self.subsample(max_videos, seed)
-            D1, D2 = (cost_block(C, idx, idx) for C in self.costs)
+            # Condensed upper triangles: a block of factors, A[idx] @ B[idx].T, is symmetric
+            # only to rounding, which RSA's square-matrix check rightly refuses.
+            D1, D2 = (_upper_triangle(cost_block(C, idx, idx)) for C in self.costs)
             self._rsa[key] = emoalign.rsa(
                 D1,
                 D2,
