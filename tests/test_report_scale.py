@@ -259,3 +259,17 @@ def test_rsa_from_float32_factors_reads_the_upper_triangle(study) -> None:
     expected = emoalign.rsa(study.C1[sub], study.C2[sub], "pearson")
     assert got.n_pairs == 60 * 59 // 2
     assert got.r == pytest.approx(expected.r, abs=1e-5)
+
+
+def test_rsa_figure_of_many_pairs_reads_only_the_drawn_ones(factored) -> None:
+    n = factored.shape[0]
+
+    def draw() -> None:
+        fig, shown = figures.rsa_figure(
+            factored, factored, None, {"pearson": (1.0, "< 0.01")}, ("a", "b"), ("c", "c")
+        )
+        assert shown == figures.MAX_SCATTER_PAIRS
+        plt.close(fig)
+
+    # 4.5 million pairs: their index (36 MB) or values would exceed this; the 20,000 drawn not.
+    assert peak_bytes(draw) < n * (n - 1) // 2 * 8 / 4

@@ -335,10 +335,11 @@ def rsa_figure(
     fig, ax = plt.subplots(figsize=(6.6, 5.6), layout="constrained")
     n = C1.shape[0]
     total = n * (n - 1) // 2
-    shown = np.arange(total, dtype=np.int64)
     if total > MAX_SCATTER_PAIRS:
         rng = np.random.default_rng(seed)
         shown = np.sort(rng.choice(total, MAX_SCATTER_PAIRS, replace=False))
+    else:
+        shown = np.arange(total, dtype=np.int64)
     rows, cols = condensed_pairs(n, shown)
     x, y = cost_entries(C1, rows, cols), cost_entries(C2, rows, cols)
     dense = len(shown) > 3000
