@@ -273,3 +273,20 @@ def test_rsa_figure_of_many_pairs_reads_only_the_drawn_ones(factored) -> None:
 
     # 4.5 million pairs: their index (36 MB) or values would exceed this; the 20,000 drawn not.
     assert peak_bytes(draw) < n * (n - 1) // 2 * 8 / 4
+
+
+def test_cached_top_k_gives_every_rate_as_a_fresh_pass(study) -> None:
+    import dataclasses
+
+    from emoalign.alignment import matching
+
+    plan = study.plan.copy()
+    plan[0, :6] = plan[0].max() * 2  # ties across the top 5 and beyond
+    plan[1, [1, 40, 2]] = plan[1].max() * 3  # a tie between the diagonal and other columns
+    tied = dataclasses.replace(study, plan=plan)
+    for k in (3, 1, 5, 7, 2):  # 7 widens the cached top-k
+        assert tied.matching_rate(k) == matching.matching_rate(plan, k)
+        expected = matching.matching_rate(plan, k, study.labels)
+        assert tied.category_matching_rate(k) == expected
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        tied.matching_rate(0)

@@ -331,8 +331,9 @@ def per_category(plan: ArrayLike, labels: ArrayLike, k: int = 1) -> pl.DataFrame
     if n != m:
         raise ValueError(f"per-category breakdown needs the same videos on both sides, got {n}×{m}")
     lab = _check_labels(labels, n, "labels")
-    item = hits(arr, k)
-    cat = hits(arr, k, lab)
+    cols, rows = top_k(arr, k), np.arange(n)  # one pass over the plan for both levels
+    item = row_hits(cols, rows, (n, m), None, None)
+    cat = row_hits(cols, rows, (n, m), lab, None)
     values, counts = np.unique(lab, return_counts=True)
     chance = 100.0 * (1.0 - _p_none_of(m, counts.astype(np.int64), k))
     rows = []
