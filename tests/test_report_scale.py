@@ -290,3 +290,10 @@ def test_cached_top_k_gives_every_rate_as_a_fresh_pass(study) -> None:
         assert tied.category_matching_rate(k) == expected
     with pytest.raises(ValueError, match="k must be a positive int"):
         tied.matching_rate(0)
+
+
+def test_bad_max_videos_names_the_argument(study) -> None:
+    with pytest.raises(ValueError, match="max_videos must be at least 3"):
+        study.rsa("pearson", 0, max_videos=2)
+    with pytest.raises(TypeError, match="max_videos must be an int"):
+        study.aligned_embedding(2, max_videos=50.0)  # type: ignore[arg-type]

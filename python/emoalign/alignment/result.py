@@ -31,6 +31,15 @@ EMBEDDING_MAX_VIDEOS = 2000
 """Above this many videos, the aligned embedding is computed on (and shows) a subsample."""
 
 
+def _check_max_videos(max_videos: int) -> int:
+    # RSA correlates pairs (two need three videos), and so does the embedding's MDS.
+    if isinstance(max_videos, bool) or not isinstance(max_videos, int | np.integer):
+        raise TypeError(f"max_videos must be an int, got {type(max_videos).__name__}")
+    if max_videos < 3:
+        raise ValueError(f"max_videos must be at least 3 videos, got {max_videos}")
+    return int(max_videos)
+
+
 def _upper_triangle(D: NDArray[np.float64]) -> NDArray[np.float64]:
     """The entries i < j of a square matrix in scipy's condensed order (row by row, without
     the index arrays of ``np.triu_indices``)."""
@@ -276,7 +285,7 @@ class Alignment:
             See ``emoalign.rsa``.
         """
         seed = self.spec.seed if seed is None else seed
-        max_videos = self.rsa_videos if max_videos is None else max_videos
+        max_videos = self.rsa_videos if max_videos is None else _check_max_videos(max_videos)
         key = (method, permutations, seed, min(max_videos, self.n))
         if key not in self._rsa:
             idx = self.subsample(max_videos, seed)
@@ -328,7 +337,9 @@ class Alignment:
             between a video's two points over the spread (small when the plan matches videos
             to themselves).
         """
-        idx = self.subsample(EMBEDDING_MAX_VIDEOS if max_videos is None else max_videos)
+        idx = self.subsample(
+            EMBEDDING_MAX_VIDEOS if max_videos is None else _check_max_videos(max_videos)
+        )
         C1, C2 = (cost_block(C, idx, idx) for C in self.costs)
         plan = self.plan if len(idx) == self.n else self.plan[np.ix_(idx, idx)]
         embedding = aligned_embedding(C1, C2, plan, dim, aligned_dim)
