@@ -89,7 +89,8 @@ class AlignedEmbedding:
 
     ``explained[a]`` is the share of the aligned clouds' variance on shown axis ``a``;
     ``kept`` is the share of each RDM's variance kept by the ``aligned_dim``-dimensional MDS in
-    which the alignment was made.
+    which the alignment was made. ``videos`` are the plan rows the points belong to (all n, or
+    the subsample a large study is drawn from; see ``Alignment.aligned_embedding``).
     """
 
     source: NDArray[np.float64]
@@ -97,6 +98,7 @@ class AlignedEmbedding:
     explained: NDArray[np.float64]
     aligned_dim: int
     kept: tuple[float, float]
+    videos: NDArray[np.intp]
 
     @property
     def gap(self) -> float:
@@ -151,4 +153,6 @@ def aligned_embedding(
     total = float((s**2).sum())
     explained = (s[:dim] ** 2) / total if total > 0 else np.zeros(dim)
     shown = _fix_signs((points - centre) @ basis)
-    return AlignedEmbedding(shown[:n], shown[n:], explained, d, (source.kept, target.kept))
+    return AlignedEmbedding(
+        shown[:n], shown[n:], explained, d, (source.kept, target.kept), np.arange(n, dtype=np.intp)
+    )

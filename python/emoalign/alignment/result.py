@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,33 @@ from emoalign.alignment.baseline import shuffled_baseline
 from emoalign.alignment.embedding import AlignedEmbedding, aligned_embedding
 from emoalign.alignment.inputs import Prepared
 from emoalign.alignment.search import SearchSpec
+from emoalign.alignment.subsample import stratified_subsample
+from emoalign.factored import LowRankRDM, cost_block
 from emoalign.rsa import RSAResult
+
+RSA_MAX_VIDEOS = 3000
+"""Above this many videos, RSA is computed on a seeded stratified subsample of them: 4.5 million
+pairs pin r down to the third decimal, while all 200 million pairs of n = 20,000 would take hours
+with 1000 Mantel permutations and gigabytes of condensed vectors."""
+_TOP_K = 5
+"""The widest top-k computed on the first matching rate asked (the report's largest k)."""
+EMBEDDING_MAX_VIDEOS = 2000
+"""Above this many videos, the aligned embedding is computed on (and shows) a subsample."""
+
+
+def _check_max_videos(max_videos: int) -> int:
+    # RSA correlates pairs (two need three videos), and so does the embedding's MDS.
+    if isinstance(max_videos, bool) or not isinstance(max_videos, int | np.integer):
+        raise TypeError(f"max_videos must be an int, got {type(max_videos).__name__}")
+    if max_videos < 3:
+        raise ValueError(f"max_videos must be at least 3 videos, got {max_videos}")
+    return int(max_videos)
+
+
+def _upper_triangle(D: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The entries i < j of a square matrix in scipy's condensed order (row by row, without
+    the index arrays of ``np.triu_indices``)."""
+    return np.concatenate([D[i, i + 1 :] for i in range(len(D) - 1)])
 
 
 @dataclass
@@ -60,8 +86,9 @@ class Alignment:
     refined_epsilons: list[float] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict, repr=False)
     """How the study was run (see ``alignment.provenance``); the CLI sets its command line."""
-    _rsa: dict[tuple[str, int, int], RSAResult] = field(default_factory=dict, repr=False)
+    _rsa: dict[tuple[str, int, int, int], RSAResult] = field(default_factory=dict, repr=False)
     _baseline: pl.DataFrame | None = field(default=None, repr=False)
+    _top: NDArray[np.intp] | None = field(default=None, init=False, repr=False)
 
     @property
     def ids(self) -> list[str]:
@@ -88,6 +115,31 @@ class Alignment:
         """The target RDM, scaled to a maximum of 1."""
         return self.prepared.C2
 
+    @property
+    def costs(self) -> tuple[NDArray[np.float64] | LowRankRDM, NDArray[np.float64] | LowRankRDM]:
+        """The source and target RDMs as the solver held them: factors where the metric has
+        them (never densified by the result's figures and measures), else the dense matrices."""
+        return self.prepared.costs
+
+    def subsample(self, size: int, seed: int | None = None) -> NDArray[np.intp]:
+        """A seeded subsample of ``size`` videos, stratified by category when there are labels
+        (see ``emoalign.alignment.subsample.stratified_subsample``).
+
+        Parameters
+        ----------
+        size : int
+            How many videos; all n when ``size >= n``.
+        seed : int, optional
+            Default: the study's seed.
+
+        Returns
+        -------
+        ndarray of intp
+            Ascending video (plan row) indices.
+        """
+        seed = self.spec.seed if seed is None else seed
+        return stratified_subsample(self.n, size, self.labels, seed)
+
     def _labels(self, labels: Any) -> NDArray[Any]:
         chosen = self.labels if labels is None else np.asarray(labels)
         if chosen is None:
@@ -112,7 +164,7 @@ class Alignment:
         float
             In [0, 100]; compare with ``chance(k)``.
         """
-        return matching.matching_rate(self.plan, k)
+        return self._rate(k, None)
 
     def category_matching_rate(self, k: int = 1, labels: Any = None) -> float:
         """Category-level top-k matching rate: percent of videos whose k largest plan entries
@@ -135,7 +187,19 @@ class Alignment:
         ValueError
             If there are no labels, or not one per video.
         """
-        return matching.matching_rate(self.plan, k, self._labels(labels))
+        return self._rate(k, self._labels(labels))
+
+    def _rate(self, k: int, labels: NDArray[Any] | None) -> float:
+        """``matching.matching_rate`` of the plan, from one top-k pass kept for every k."""
+        k = matching._check_k(k, self.n)
+        if self._top is None or self._top.shape[1] < k:
+            # The first k of a row's top-k' (k' >= k) are its top-k, ties included, so one pass
+            # at the widest k the report asks for serves every k: at n = 20,000 a pass over the
+            # plan takes seconds.
+            self._top = matching.top_k(self.plan, max(k, min(self.n, _TOP_K)))
+        rows = np.arange(self.n)
+        hit = matching.row_hits(self._top[:, :k], rows, (self.n, self.n), labels, None)
+        return 100.0 * float(hit.mean())
 
     def chance(self, k: int = 1) -> float:
         """The item-level rate of a random plan: 100 k / n percent.
@@ -195,7 +259,11 @@ class Alignment:
         return matching.per_category(self.plan, self._labels(labels), k)
 
     def rsa(
-        self, method: str = "spearman", permutations: int = 1000, seed: int | None = None
+        self,
+        method: str = "spearman",
+        permutations: int = 1000,
+        seed: int | None = None,
+        max_videos: int | None = None,
     ) -> RSAResult:
         """RSA between the two RDMs, with a Mantel permutation p-value (cached per arguments).
 
@@ -204,7 +272,12 @@ class Alignment:
         method : {"spearman", "pearson", "kendall"}, default "spearman"
         permutations : int, default 1000
         seed : int, optional
-            Default: the study's seed.
+            Seeds the permutations and the subsample; default: the study's seed.
+        max_videos : int, optional
+            Default: ``RSA_MAX_VIDEOS``. Above this many videos, r and p are computed over the
+            pairs of a seeded subsample of ``max_videos`` videos, stratified by category
+            (``n_pairs`` says how many pairs); its RDMs are read from the costs block by block,
+            never as n × n matrices.
 
         Returns
         -------
@@ -212,18 +285,31 @@ class Alignment:
             See ``emoalign.rsa``.
         """
         seed = self.spec.seed if seed is None else seed
-        key = (method, permutations, seed)
+        max_videos = self.rsa_videos if max_videos is None else _check_max_videos(max_videos)
+        key = (method, permutations, seed, min(max_videos, self.n))
         if key not in self._rsa:
+            idx = self.subsample(max_videos, seed)
+            # Condensed upper triangles: a block of factors, A[idx] @ B[idx].T, is symmetric
+            # only to rounding, which RSA's square-matrix check rightly refuses.
+            D1, D2 = (_upper_triangle(cost_block(C, idx, idx)) for C in self.costs)
             self._rsa[key] = emoalign.rsa(
-                self.C1,
-                self.C2,
-                method=method,
+                D1,
+                D2,
+                method=method,  # type: ignore[arg-type]
                 permutations=permutations,
-                seed=seed,  # type: ignore[arg-type]
+                seed=seed,
             )
         return self._rsa[key]
 
-    def aligned_embedding(self, dim: int = 2, aligned_dim: int = 20) -> AlignedEmbedding:
+    @property
+    def rsa_videos(self) -> int:
+        """How many videos ``rsa()`` and the summary's RSA use by default (all up to
+        ``RSA_MAX_VIDEOS``, then a stratified subsample of that many)."""
+        return min(self.n, RSA_MAX_VIDEOS)
+
+    def aligned_embedding(
+        self, dim: int = 2, aligned_dim: int = 20, max_videos: int | None = None
+    ) -> AlignedEmbedding:
         """Both RDMs' MDS coordinates in one frame.
 
         The target is Procrustes-aligned to the source through the plan in ``aligned_dim``
@@ -236,15 +322,28 @@ class Alignment:
             Dimensions shown.
         aligned_dim : int, default 20
             Dimensions the alignment is done in.
+        max_videos : int, optional
+            Default: ``EMBEDDING_MAX_VIDEOS``. Above this many videos, the embedding is
+            computed on a seeded subsample of ``max_videos`` videos stratified by category
+            (``.videos`` lists them): their RDM blocks are read from the costs
+            (``A[idx] @ B[idx].T`` for factors) and the Procrustes step follows the plan's
+            block between them.
 
         Returns
         -------
         AlignedEmbedding
-            ``.source`` and ``.target`` coordinates (n × dim), the variance each shown axis
-            explains, and ``.gap``: the mean distance between a video's two points over the
-            spread (small when the plan matches videos to themselves).
+            ``.source`` and ``.target`` coordinates (one row per video in ``.videos``, dim
+            columns), the variance each shown axis explains, and ``.gap``: the mean distance
+            between a video's two points over the spread (small when the plan matches videos
+            to themselves).
         """
-        return aligned_embedding(self.C1, self.C2, self.plan, dim, aligned_dim)
+        idx = self.subsample(
+            EMBEDDING_MAX_VIDEOS if max_videos is None else _check_max_videos(max_videos)
+        )
+        C1, C2 = (cost_block(C, idx, idx) for C in self.costs)
+        plan = self.plan if len(idx) == self.n else self.plan[np.ix_(idx, idx)]
+        embedding = aligned_embedding(C1, C2, plan, dim, aligned_dim)
+        return replace(embedding, videos=idx)
 
     def baseline(self, n_shuffles: int = 1) -> pl.DataFrame:
         """Matching rates when the target's ratings are shuffled: what the search finds in
@@ -308,6 +407,7 @@ class Alignment:
         for method in ("pearson", "spearman"):
             r = self.rsa(method, permutations)
             out[f"rsa_{method}"] = {"r": r.r, "p_value": r.p_value, "permutations": permutations}
+        out["rsa_videos"] = self.rsa_videos
         if self._baseline is not None:
             out["baseline"] = self._baseline.to_dicts()
             out["baseline_shuffles"] = self._baseline.height

@@ -24,6 +24,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from emoalign.alignment.embedding import AlignedEmbedding
+from emoalign.factored import LowRankRDM, cost_entries
+from emoalign.report.pooling import pooled_image
 
 DPI = 150
 
@@ -76,49 +78,65 @@ def _blocks(ax: Any, order: Order, n: int, axis_labels: bool = True) -> None:
         ax.set_xticks([])
 
 
+RDM_CELLS = 1000
+"""Most cells a side of an RDM heat map; a larger RDM is mean-pooled (see ``pooling``)."""
+PLAN_CELLS = 600
+"""Most cells a side of a plan heat map; a larger plan is max-pooled."""
+
+
 def rdms_figure(
-    C1: NDArray, C2: NDArray, order: Order, names: tuple[str, str], metrics: tuple[str, str]
-) -> Figure:
-    """Both RDMs side by side, videos sorted by category, titled with side name and metric."""
+    C1: NDArray | LowRankRDM,
+    C2: NDArray | LowRankRDM,
+    order: Order,
+    names: tuple[str, str],
+    metrics: tuple[str, str],
+    cells: int | None = None,
+) -> tuple[Figure, int]:
+    """Both RDMs side by side, videos sorted by category, titled with side name and metric.
+
+    Above ``cells`` videos (default ``RDM_CELLS``) each image is the mean of blocks of s × s
+    entries, streamed from the matrix (or its factors) without a second n × n array. Returns
+    the figure and s (1: exact).
+    """
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.4), layout="constrained")
     idx = order.index
+    n = len(idx)
+    step = 1
     for ax, C, name, metric in zip(axes, (C1, C2), names, metrics, strict=True):
+        pooled = pooled_image(C, idx, idx, RDM_CELLS if cells is None else cells, "mean")
+        step = pooled.step
         im = ax.imshow(
-            C[np.ix_(idx, idx)],
+            pooled.image,
             cmap="viridis",
             interpolation="antialiased",
             rasterized=True,
             vmin=0,
             vmax=1,
+            extent=(-0.5, n - 0.5, n - 0.5, -0.5),
         )
         ax.set_title(f"{name}: {metric} RDM")
         ax.set_xlabel("videos (sorted by category)")
         ax.set_ylabel("videos (sorted by category)")
-        _blocks(ax, order, C.shape[0])
+        _blocks(ax, order, n)
         fig.colorbar(im, ax=ax, shrink=0.7, label=f"{metric} distance (scaled to max 1)")
-    return fig
+    return fig, step
 
 
-def max_pool(matrix: NDArray, cells: int = 600) -> NDArray:
-    """Blocks of ⌈n/cells⌉² entries reduced to their maximum.
-
-    Antialiased downsampling averages a one-cell-wide diagonal with its empty neighbours until
-    it fades at n = 2185; the maximum keeps every concentrated row visible.
-    """
-    step = -(-max(matrix.shape) // cells)
-    if step <= 1:
-        return matrix
-    rows, cols = (-(-d // step) * step for d in matrix.shape)
-    padded = np.zeros((rows, cols))
-    padded[: matrix.shape[0], : matrix.shape[1]] = matrix
-    return padded.reshape(rows // step, step, cols // step, step).max(axis=(1, 3))
-
-
-def plan_figure(plan: NDArray, order: Order, names: tuple[str, str]) -> Figure:
-    """The transport plan × n, max-pooled above 600 videos so that every hit stays visible."""
+def plan_figure(
+    plan: NDArray, order: Order, names: tuple[str, str], cells: int | None = None
+) -> tuple[Figure, int]:
+    """The transport plan × n; above ``cells`` videos (default ``PLAN_CELLS``) each image cell
+    is the maximum of a block of s × s entries, so that every hit stays visible (averaging, as
+    antialiasing does, fades a one-cell-wide diagonal away at n = 2185). The blocks are
+    streamed from the plan in bands of rows: no second n × m array. Returns the figure and s
+    (1: exact)."""
     n, m = plan.shape
     fig, ax = plt.subplots(figsize=(7.4, 6.6), layout="constrained")
-    scaled = max_pool(plan[np.ix_(order.index, order.index)] * n)
+    pooled = pooled_image(
+        plan, order.index, order.index, PLAN_CELLS if cells is None else cells, "max"
+    )
+    scaled = pooled.image  # the pooled image is ours: scaled in place, not copied
+    scaled *= n
     vmax = max(float(np.quantile(plan.max(axis=1) * n, 0.5)), 1e-12)
     im = ax.imshow(
         scaled,
@@ -134,7 +152,7 @@ def plan_figure(plan: NDArray, order: Order, names: tuple[str, str]) -> Figure:
     ax.set_xlabel(f"{names[1]} videos (sorted by category)")
     _blocks(ax, order, n)
     fig.colorbar(im, ax=ax, shrink=0.75, label="mass × n (1 = all of a row on one video)")
-    return fig
+    return fig, pooled.step
 
 
 def epsilon_figure(
@@ -232,13 +250,21 @@ def matching_figure(
 
 
 def embedding_figure(
-    embedding: AlignedEmbedding, labels: NDArray[Any] | None, names: tuple[str, str]
+    embedding: AlignedEmbedding,
+    labels: NDArray[Any] | None,
+    names: tuple[str, str],
+    total: int | None = None,
 ) -> Figure:
     """Both sides in the shared PCA plane (● source, × target), a segment joining each video's
-    two points up to 300 videos; the axes give the variance explained."""
+    two points up to 300 videos; the axes give the variance explained. ``labels`` are all
+    ``total`` videos' (default: as many as the embedding has); when the embedding holds a
+    subsample of them, the title says how many are shown."""
     fig, ax = plt.subplots(figsize=(8.6, 6.4), layout="constrained")
     X, Y = embedding.source, embedding.target
     n = X.shape[0]
+    total = n if total is None else total
+    if labels is not None:
+        labels = labels[embedding.videos]
     size = 16 if n <= 300 else 4
     if n <= 300:
         # One segment per video joins its two points: short segments are a faithful picture.
@@ -268,8 +294,10 @@ def embedding_figure(
     share = embedding.explained * 100
     ax.set_xlabel(f"shared PC 1 ({share[0]:.1f} % of aligned variance)")
     ax.set_ylabel(f"shared PC 2 ({share[1]:.1f} % of aligned variance)")
+    subsample = "" if n == total else f"\n{n:,} of {total:,} videos shown (stratified subsample)"
     ax.set_title(
-        f"aligned MDS: ● {names[0]}, × {names[1]}; pair gap / spread = {embedding.gap:.2f}",
+        f"aligned MDS: ● {names[0]}, × {names[1]}; pair gap / spread = {embedding.gap:.2f}"
+        + subsample,
         fontsize=10,
     )
     ax.set_aspect("equal", adjustable="datalim")
@@ -279,29 +307,41 @@ def embedding_figure(
 MAX_SCATTER_PAIRS = 20_000
 
 
+def condensed_pairs(n: int, k: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """The pairs (i, j), i < j, at positions ``k`` of scipy's condensed order over n items,
+    without the 2 × n(n − 1)/2 index arrays of ``np.triu_indices`` (3.2 GB at n = 20,000)."""
+    i = np.arange(n, dtype=np.int64)
+    starts = i * n - i * (i + 1) // 2  # position of (i, i + 1)
+    rows = np.searchsorted(starts, k, side="right") - 1
+    return rows.astype(np.intp), (k - starts[rows] + rows + 1).astype(np.intp)
+
+
 def rsa_figure(
-    C1: NDArray,
-    C2: NDArray,
+    C1: NDArray | LowRankRDM,
+    C2: NDArray | LowRankRDM,
     labels: NDArray[Any] | None,
     stats: dict[str, tuple[float, str]],
     names: tuple[str, str],
     metrics: tuple[str, str],
     seed: int = 0,
+    stat_videos: int | None = None,
 ) -> tuple[Figure, int]:
     """Pairwise dissimilarities of one side against the other, within-category pairs in colour.
 
-    Above ``MAX_SCATTER_PAIRS`` pairs a seeded random sample is drawn (the statistics use all
-    pairs). Returns the figure and the number of pairs drawn.
+    Above ``MAX_SCATTER_PAIRS`` pairs a seeded random sample is drawn, read entry by entry from
+    the matrices or their factors. ``stat_videos``: how many videos ``stats`` were computed on,
+    when a subsample (said in the figure). Returns the figure and the number of pairs drawn.
     """
     fig, ax = plt.subplots(figsize=(6.6, 5.6), layout="constrained")
-    iu = np.triu_indices(C1.shape[0], k=1)
-    total = len(iu[0])
-    shown = np.arange(total)
+    n = C1.shape[0]
+    total = n * (n - 1) // 2
     if total > MAX_SCATTER_PAIRS:
         rng = np.random.default_rng(seed)
         shown = np.sort(rng.choice(total, MAX_SCATTER_PAIRS, replace=False))
-    rows, cols = iu[0][shown], iu[1][shown]
-    x, y = C1[rows, cols], C2[rows, cols]
+    else:
+        shown = np.arange(total, dtype=np.int64)
+    rows, cols = condensed_pairs(n, shown)
+    x, y = cost_entries(C1, rows, cols), cost_entries(C2, rows, cols)
     dense = len(shown) > 3000
     style = {"s": 3 if dense else 9, "alpha": 0.35 if dense else 0.6, "rasterized": dense}
     if labels is None:
@@ -313,6 +353,8 @@ def rsa_figure(
         ax.scatter(x[within], y[within], color="#e66101", lw=0, label="within a category",
                    **style)  # fmt: skip
     text = "\n".join(f"{m.capitalize()} r = {r:.3f}, Mantel p {p}" for m, (r, p) in stats.items())
+    if stat_videos is not None and stat_videos < n:
+        text += f"\n(on a subsample of {stat_videos:,} of {n:,} videos)"
     ax.text(
         0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8.5,
         bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"},

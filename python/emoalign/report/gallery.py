@@ -57,6 +57,17 @@ def svg_link(number: int, fig: Figure) -> str:
     return f'<a class=dl href="{fig.name}.svg">SVG ({fig.name}.svg, beside this page)</a>'
 
 
+def _pooled(step: int, how: str, what: str) -> str:
+    """The caption's sentence on a pooled heat map ("" when every entry has its own cell)."""
+    if step == 1:
+        return ""
+    reduce = "largest" if how == "max" else "mean"
+    return (
+        f" The image is {how}-pooled for display: each cell shows the {reduce} {what} of a "
+        f"block of {step} × {step} videos."
+    )
+
+
 def draw(
     a: Alignment,
     names: tuple[str, str],
@@ -83,9 +94,13 @@ def draw(
     best = int(np.flatnonzero(complete["trial"].to_numpy() == a.best_trial)[0])
     stalled = int((~converged).sum())
     embedding = a.aligned_embedding(2)
+    shown_videos = len(embedding.videos)
+    rsa_videos = a.rsa_videos
     rsa_fig, shown_pairs = figures.rsa_figure(
-        a.C1, a.C2, a.labels, stats, names, metric_names, seed=a.spec.seed
+        *a.costs, a.labels, stats, names, metric_names, seed=a.spec.seed, stat_videos=rsa_videos
     )
+    rdms_fig, rdm_step = figures.rdms_figure(*a.costs, order, names, metric_names)
+    plan_fig, plan_step = figures.plan_figure(a.plan, order, names)
     pairs = n * (n - 1) // 2
     level_rates = "; ".join(
         f"{level} top-1 {numbers.percent(rates[level][1])} % (chance "
@@ -103,16 +118,21 @@ def draw(
     sampled = (
         "" if shown_pairs == pairs else f" A seeded random {shown_pairs:,} of the pairs are drawn."
     )
+    rsa_subsample = "" if rsa_videos == n else (
+        f" r and Mantel p are computed over the {rsa_videos * (rsa_videos - 1) // 2:,} pairs of "
+        f"a seeded subsample of {rsa_videos:,} of the {n:,} videos, stratified by category."
+    )  # fmt: skip
     drawn = [
         Figure(
             "rdms",
             "Representational dissimilarity matrices",
             f"{e(names[0])} ({e(metric_names[0])}) and {e(names[1])} ({e(metric_names[1])}) "
             f"dissimilarities between the {n} videos, each scaled to a maximum of 1; videos in "
-            f"the same order on both{e(k_text)}, white lines between categories.",
+            f"the same order on both{e(k_text)}, white lines between categories."
+            + _pooled(rdm_step, "mean", "distance"),
             f"Two heat maps of {n}×{n} dissimilarity matrices, {names[0]} ({metric_names[0]}) "
             f"left and {names[1]} ({metric_names[1]}) right{k_text}.",
-            figures.render(figures.rdms_figure(a.C1, a.C2, order, names, metric_names)),
+            figures.render(rdms_fig),
         ),
         Figure(
             "plan",
@@ -122,11 +142,10 @@ def draw(
             f"1 means the whole row on one video; the colour scale ends at the median of the "
             f"rows' largest entries, and entries above it share the darkest colour); rows and "
             f"columns in the same video order, so item matches lie on the diagonal and category "
-            f"matches inside its blocks."
-            + (" Cells are max-pooled into blocks for display." if n > 600 else ""),
+            f"matches inside its blocks." + _pooled(plan_step, "max", "plan entry"),
             f"Heat map of the {n}×{n} transport plan from {names[0]} to {names[1]} videos; "
             f"item matching top-1 is {numbers.percent(rates['item'][1])} %.",
-            figures.render(figures.plan_figure(a.plan, order, names)),
+            figures.render(plan_fig),
         ),
         Figure(
             "epsilon",
@@ -156,7 +175,13 @@ def draw(
         Figure(
             "embedding",
             "Aligned embedding",
-            f"Classical MDS of each RDM in {embedding.aligned_dim} dimensions (keeping "
+            (
+                ""
+                if shown_videos == n
+                else f"{shown_videos:,} of the {n:,} videos shown: a seeded subsample, "
+                "stratified by category, on which the MDS, the alignment and the PCA are computed. "
+            )
+            + f"Classical MDS of each RDM in {embedding.aligned_dim} dimensions (keeping "
             f"{numbers.percent(100 * embedding.kept[0])} % and "
             f"{numbers.percent(100 * embedding.kept[1])} % of the variance); the {e(names[1])} "
             f"embedding rotated, scaled and shifted onto the {e(names[0])} one through the plan "
@@ -170,13 +195,13 @@ def draw(
             f"Scatter of both sides' videos in one aligned MDS plane, {names[0]} as dots and "
             f"{names[1]} as crosses, coloured by category; mean pair gap over spread "
             f"{embedding.gap:.2f}.",
-            figures.render(figures.embedding_figure(embedding, a.labels, names)),
+            figures.render(figures.embedding_figure(embedding, a.labels, names, n)),
         ),
         Figure(
             "rsa",
             "Representational similarity",
             f"Dissimilarity of each video pair in {e(names[0])}'s RDM against {e(names[1])}'s, "
-            f"over all {pairs:,} pairs.{sampled}{same} "
+            f"over all {pairs:,} pairs.{sampled}{same}{rsa_subsample} "
             + "; ".join(
                 f"{m.capitalize()} r = {r:.3f}, Mantel p {p}" for m, (r, p) in stats.items()
             )
@@ -193,7 +218,9 @@ def draw(
             "explained": embedding.explained.tolist(),
             "aligned_dim": embedding.aligned_dim,
             "kept": list(embedding.kept),
+            "videos": shown_videos,
         },
+        "pooling": {"rdms": rdm_step, "plan": plan_step},
         "figures": {
             f.name: {"number": i + 1, "width": f.image.size[0], "height": f.image.size[1]}
             for i, f in enumerate(drawn)
