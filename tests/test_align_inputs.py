@@ -135,3 +135,19 @@ def test_init_schedule() -> None:
     )
     with pytest.raises(ValueError, match="init must be"):
         schedule("sideways", 2)
+
+
+def test_factored_sides_build_their_dense_rdms_only_when_asked(ratings) -> None:
+    ids, a, b = ratings
+    p = prepare(frame(ids, a), frame(ids, b), metric="correlation")
+    assert all(isinstance(c, emoalign.LowRankRDM) for c in p.costs)
+    # A study on factors never forms the n x n matrices (3.2 GB each at n = 20,000)...
+    assert "C1" not in vars(p) and "C2" not in vars(p)
+    # ...and when a caller does ask, they are the scaled RDMs, equal to the factors' product.
+    for dense, values, cost in ((p.C1, a, p.costs[0]), (p.C2, b, p.costs[1])):
+        rdm = emoalign.rdm(values, "correlation")
+        np.testing.assert_array_equal(dense, rdm / rdm.max())
+        np.testing.assert_allclose(cost.to_dense(), dense, atol=1e-12)
+    same = np.tile(a[:1], (8, 1))
+    with pytest.raises(ValueError, match="all videos of the source are identical"):
+        prepare(frame(ids, same), frame(ids, b), metric="sqeuclidean")

@@ -8,6 +8,7 @@ into the source's order, and ids present on one side only are an error that list
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,8 +50,6 @@ class Prepared:
     target_is_rdm: bool
     source_metric: str | None
     target_metric: str | None
-    C1: NDArray[np.float64]
-    C2: NDArray[np.float64]
     labels: NDArray[Any] | None
     source_columns: list[str] | None
     target_columns: list[str] | None
@@ -58,6 +57,18 @@ class Prepared:
     """What the solver takes: C1 and C2 as exact factors where the metric has them (see
     :func:`emoalign.rdm_factors`; the same matrices, solved in O(n² k) per iteration instead of
     O(n³)), else C1 and C2 themselves."""
+
+    # The dense RDMs are built on first use only: a factored study at n = 20,000 never needs
+    # them (3.2 GB each in float64), and the solver, figures and RSA read the factors.
+    @functools.cached_property
+    def C1(self) -> NDArray[np.float64]:
+        """The source RDM, scaled to a maximum of 1 (dense; built on first use)."""
+        return _dense(self.costs[0], self.source, self.source_metric)
+
+    @functools.cached_property
+    def C2(self) -> NDArray[np.float64]:
+        """The target RDM, scaled to a maximum of 1 (dense; built on first use)."""
+        return _dense(self.costs[1], self.target, self.target_metric)
 
     @property
     def cost_form(self) -> str:
@@ -246,13 +257,8 @@ def parse_labels(labels: Any, ids: list[str], has_ids: bool) -> NDArray[Any] | N
     return arr
 
 
-def _cost(side_values: NDArray[np.float64], is_rdm: bool, metric: str, name: str) -> NDArray:
-    if is_rdm:
-        cost = np.array(side_values, dtype=np.float64)
-    else:
-        if metric not in METRICS:
-            raise ValueError(f"unknown {name} metric {metric!r}; choose from {', '.join(METRICS)}")
-        cost = np.asarray(emoalign.rdm(side_values, metric=metric), dtype=np.float64)
+def _scaled_rdm(values: NDArray[np.float64], metric: str, name: str) -> NDArray[np.float64]:
+    cost = np.asarray(emoalign.rdm(values, metric=metric), dtype=np.float64)
     top = float(cost.max())
     if top <= 0:
         raise ValueError(f"all videos of the {name} are identical; there is no structure to align")
@@ -262,14 +268,41 @@ def _cost(side_values: NDArray[np.float64], is_rdm: bool, metric: str, name: str
     return cost
 
 
-def _solver_cost(
-    dense: NDArray[np.float64], values: NDArray[np.float64], metric: str | None
+def _cost(
+    values: NDArray[np.float64], is_rdm: bool, metric: str, name: str
 ) -> NDArray[np.float64] | LowRankRDM:
-    """Exact factors of ``dense`` (``values``' RDM scaled to max 1) when ``metric`` has them."""
+    """What the solver takes for one side, scaled to a maximum of 1: exact factors where the
+    metric has them, else the dense RDM."""
+    if is_rdm:
+        cost = np.array(values, dtype=np.float64)
+        top = float(cost.max())
+        if top <= 0:
+            raise ValueError(
+                f"all videos of the {name} are identical (its RDM is all zeros); there is no "
+                f"structure to align"
+            )
+        cost /= top
+        return cost
+    if metric not in METRICS:
+        raise ValueError(f"unknown {name} metric {metric!r}; choose from {', '.join(METRICS)}")
     if metric not in EXACT_METRICS:
-        return dense
+        return _scaled_rdm(values, metric, name)
     factors = rdm_factors(values, metric)
-    return factors / factors.max()
+    top = factors.max()
+    if top <= 0:
+        raise ValueError(f"all videos of the {name} are identical; there is no structure to align")
+    return factors / top
+
+
+def _dense(
+    cost: NDArray[np.float64] | LowRankRDM, values: NDArray[np.float64], metric: str | None
+) -> NDArray[np.float64]:
+    """The dense scaled RDM of a side: the cost itself, or the RDM the factors stand for,
+    computed directly (exact zeros on the diagonal, as ``emoalign.rdm`` gives)."""
+    if not isinstance(cost, LowRankRDM):
+        return cost
+    assert metric is not None
+    return _scaled_rdm(values, metric, "side")
 
 
 def prepare(
@@ -288,8 +321,10 @@ def prepare(
     tgt_values = tgt.values[order][:, order] if tgt.is_rdm else tgt.values[order]
     smetric = None if src.is_rdm else (source_metric or metric)
     tmetric = None if tgt.is_rdm else (target_metric or metric)
-    c1 = _cost(src.values, src.is_rdm, smetric or "", "source")
-    c2 = _cost(tgt_values, tgt.is_rdm, tmetric or "", "target")
+    costs = (
+        _cost(src.values, src.is_rdm, smetric or "", "source"),
+        _cost(tgt_values, tgt.is_rdm, tmetric or "", "target"),
+    )
     return Prepared(
         ids=ids,
         source=src.values,
@@ -298,10 +333,8 @@ def prepare(
         target_is_rdm=tgt.is_rdm,
         source_metric=smetric,
         target_metric=tmetric,
-        C1=c1,
-        C2=c2,
         labels=parse_labels(labels, ids, src.ids is not None),
         source_columns=src.columns,
         target_columns=tgt.columns,
-        costs=(_solver_cost(c1, src.values, smetric), _solver_cost(c2, tgt_values, tmetric)),
+        costs=costs,
     )
