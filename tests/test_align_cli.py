@@ -32,6 +32,26 @@ def test_align_files_with_labels(tmp_path: Path, capsys) -> None:
     assert metrics["n_videos"] == 32 and metrics["n_trials"] == 3
 
 
+def test_search_reuse_can_be_turned_off_and_is_recorded(tmp_path: Path, capsys) -> None:
+    pair = synthetic_pair(n_categories=2, per_category=6, seed=1)
+    pair.human.write_csv(tmp_path / "a.csv")
+    pair.model.write_csv(tmp_path / "b.csv")
+    base = ["align", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--trials", "2",
+            "--permutations", "9", "--baseline", "0", "--no-progress"]  # fmt: skip
+    for extra, warm, prune in (
+        ([], True, 1e-4),
+        (["--no-warm-start", "--prune", "0.01"], False, 0.01),
+        (["--no-prune"], True, None),
+    ):
+        out = tmp_path / f"out{len(extra)}{prune}"
+        assert main([*base, *extra, "--report", str(out)]) == 0
+        prov = json.loads((out / "metrics.json").read_text())["provenance"]
+        assert (prov["warm_start"], prov["prune"]) == (warm, prune)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "--prune", "-1"])
+    assert exit_info.value.code == 2 and "--prune" in capsys.readouterr().err
+
+
 def test_align_reports_mismatched_ids(tmp_path: Path, capsys) -> None:
     pair = synthetic_pair(n_categories=2, per_category=4)
     pair.human.write_csv(tmp_path / "a.csv")

@@ -14,6 +14,7 @@ import polars as pl
 
 from emoalign._urls import redact
 from emoalign.cli.errors import (
+    nonnegative_float,
     nonnegative_int,
     output_folder,
     positive_float,
@@ -226,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
                 study_name=args.study,
                 seed=args.seed,
                 max_iter=args.max_iter,
+                warm_start=not args.no_warm_start,
+                prune=False if args.no_prune else args.prune,
                 n_jobs=args.jobs,
                 refine=args.refine,
                 plans_dir=args.plans,
@@ -311,6 +314,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jobs", type=positive_int, default=1, help="trials run at once in this process"
     )
+    parser.add_argument(
+        "--no-warm-start",
+        action="store_true",
+        help="solve every trial from its own initial plans only (GWTune's independent trials)",
+    )
+    parser.add_argument(
+        "--prune",
+        type=nonnegative_float,
+        default=1e-4,
+        metavar="X",
+        help="abandon a start once it cannot improve on the best GW distance by X (relative)",
+    )
+    parser.add_argument("--no-prune", action="store_true", help="solve every start to convergence")
     parser.add_argument("--refine", action="store_true", help="refine the best plan at smaller ε")
     parser.add_argument(
         "--baseline",

@@ -66,6 +66,11 @@ def nonnegative_int(text: str) -> int:
     return _bounded(int, text, lambda v: v >= 0, "an integer ≥ 0")
 
 
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number ≥ 0."""
+    return _bounded(float, text, lambda v: 0 <= v < float("inf"), "a number ≥ 0")
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     return _bounded(float, text, lambda v: 0 < v < float("inf"), "a positive number")
