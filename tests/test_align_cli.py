@@ -39,9 +39,9 @@ def test_search_reuse_can_be_turned_off_and_is_recorded(tmp_path: Path, capsys) 
     base = ["align", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--trials", "2",
             "--permutations", "9", "--baseline", "0", "--no-progress"]  # fmt: skip
     for extra, warm, prune in (
-        ([], True, 1e-4),
-        (["--no-warm-start", "--prune", "0.01"], False, 0.01),
-        (["--no-prune"], True, None),
+        ([], False, 1e-4),
+        (["--warm-start", "--prune", "0.01"], True, 0.01),
+        (["--no-prune"], False, None),
     ):
         out = tmp_path / f"out{len(extra)}{prune}"
         assert main([*base, *extra, "--report", str(out)]) == 0

@@ -199,8 +199,8 @@ def test_reuse_finds_the_study_the_plain_search_finds(study, model: str) -> None
         "seed": 0,
         "sampler": "grid",
     }
-    plain = align(study.human, study.models[model], warm_start=False, prune=False, **kwargs)
-    reuse = align(study.human, study.models[model], **kwargs)
+    plain = align(study.human, study.models[model], prune=False, **kwargs)
+    reuse = align(study.human, study.models[model], warm_start=True, **kwargs)
     # Every cold start is still solved (or abandoned only once it cannot win), so the best
     # distance can only improve on the plain search's.
     assert reuse.gw_dist <= plain.gw_dist * (1 + 1e-6)
@@ -224,10 +224,12 @@ def test_a_plan_not_kept_is_recomputed_along_its_warm_chain(study, tmp_path: Pat
         "seed": 0,
         "sampler": "grid",
     }
-    kept = align(study.human, study.models["close"], **kwargs)
+    kept = align(study.human, study.models["close"], warm_start=True, **kwargs)
     # A storage object that is neither in memory nor a path: no plan folder, plans recomputed.
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
-    recomputed = align(study.human, study.models["close"], storage=storage, **kwargs)
+    recomputed = align(
+        study.human, study.models["close"], storage=storage, warm_start=True, **kwargs
+    )
     assert recomputed.best_trial == kept.best_trial
     assert recomputed.trials["warm_from"].to_list() == kept.trials["warm_from"].to_list()
     np.testing.assert_allclose(recomputed.plan, kept.plan, atol=1e-9)

@@ -176,7 +176,7 @@ def test_provenance_in_header_and_json(report) -> None:
     assert prov["interface"] == "python" and prov["command"].startswith("emoalign.align(")
     assert "labels=<numpy.ndarray 32" in prov["command"] and "n_trials=5" in prov["command"]
     assert prov["seed"] == 0 and prov["eps_range"] == [1e-3, 1e-2] and prov["sampler"] == "tpe"
-    assert prov["trials"] == {"requested": 5, "complete": 5, "failed": 0, "pruned": 0, "retries": 0}
+    assert prov["trials"] == {"requested": 5, "complete": 4, "failed": 0, "pruned": 1, "retries": 0}
     assert prov["solver"]["precision"] == "float64"
     assert prov["storage"] == {"kind": "memory", "location": None}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", prov["finished"])

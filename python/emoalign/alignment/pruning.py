@@ -21,8 +21,9 @@ iteration the solver reports the GW distance of its current plan (``entropic_gw`
   best distance by less than ``improvement`` (relative: 1e-4 by default, far below the
   differences between ε that a study resolves, and above the 1e-9 at which two starts reaching
   the same fixed point agree). The fall still to come is forecast as for a linear rate: the last
-  fall times ρ / (1 − ρ), with ρ the slowest ratio of successive falls in the window. A start
-  whose falls are not shrinking (ρ ≥ ``max_rate``) is never abandoned.
+  fall times ρ / (1 − ρ), with ρ the slowest ratio of successive falls in the window; where the
+  distance wobbles instead of falling (the inner solver's noise), as ``reach_margin`` times the
+  wobble. A start whose falls are not shrinking (ρ ≥ ``max_rate``) is never abandoned.
 
 Measured on the Cowen & Keltner RDMs, a start's distance settles to 1e-4 by iteration 15–20
 of 55–120, and its plan's change falls below 1e-3 by iteration 20–30.
@@ -71,7 +72,14 @@ class PruneRule:
     def forecast(self, values: list[float]) -> float | None:
         """The lowest distance the start can still reach, or None if it is not settling."""
         recent = values[-(self.window + 1) :]
-        falls = [abs(a - b) for a, b in itertools.pairwise(recent)]
+        if any(b > a for a, b in itertools.pairwise(recent)):
+            # Not monotone: near its fixed point the distance wobbles at the level the inner
+            # Sinkhorn's tolerance leaves (1e-8 relative on the C&K RDMs, alternating between
+            # long and short projections), and successive falls say nothing about a rate.
+            # Take the wobble itself as what is left to fall.
+            spread = max(recent) - min(recent)
+            return min(recent) - self.reach_margin * spread
+        falls = [a - b for a, b in itertools.pairwise(recent)]
         if falls[-1] == 0.0:
             return recent[-1]
         rates = [b / a if a > 0 else math.inf for a, b in itertools.pairwise(falls)]

@@ -13,10 +13,11 @@ callback re-queues a dead worker's trial, and Ctrl-C re-queues the interrupted o
 original's ε and rank. So each rank is solved once, again only if its worker died, and a crashed
 or interrupted study resumes where it stopped.
 
-Trials reuse each other's work (both on by default, both recorded per trial): a trial starts
-from the plan of the finished trial nearest in ε that its worker holds (``warm``), and a trial
-whose every start has settled clearly above the best distance found is stopped early and
-marked pruned (``pruning``). A pruned trial's rank counts as done.
+Trials reuse each other's work, recorded per trial: a start that has settled where it cannot beat
+the best distance found is abandoned, and a trial all of whose starts are is marked pruned
+(``pruning``; on by default); and, on request, a trial adds a start from the plan of the
+finished trial nearest in ε that its worker holds (``warm``). A pruned trial's rank counts as
+done.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SearchSpec:
     sampler: str
     seed: int
     options: SolverOptions
-    warm_start: bool = True
+    warm_start: bool = False
     prune: PruneRule | None = field(default_factory=PruneRule)
 
     def __post_init__(self) -> None:

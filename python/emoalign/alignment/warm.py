@@ -3,8 +3,9 @@
 Entropic GW's fixed point moves little between nearby ε, so a trial started from the plan of the
 finished trial nearest in log ε converges in fewer iterations: 10–50% fewer on the Cowen &
 Keltner RDMs (n = 2185, ε in [1e-3, 1e-2]), reaching the same GW distance (to 1e-9) and the
-same matching rates as a random start there. TPE proposes ε near the best ones found, so late
-trials have close neighbours and gain most.
+same matching rates as a random start there. It is an extra start, not a replacement: a chain of
+warm starts stays in the basins its first trials found, and on multimodal problems the random
+starts at each ε are what finds the best one. Off by default (see ``align``'s ``warm_start``).
 
 A warm-started trial depends on which trials finished before it on the same worker; the trials
 table records its source (``warm_from``), and a plan recomputed for the report follows that chain

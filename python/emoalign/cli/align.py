@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
                 study_name=args.study,
                 seed=args.seed,
                 max_iter=args.max_iter,
-                warm_start=not args.no_warm_start,
+                warm_start=args.warm_start,
                 prune=False if args.no_prune else args.prune,
                 n_jobs=args.jobs,
                 refine=args.refine,
@@ -315,9 +315,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--jobs", type=positive_int, default=1, help="trials run at once in this process"
     )
     parser.add_argument(
-        "--no-warm-start",
+        "--warm-start",
         action="store_true",
-        help="solve every trial from its own initial plans only (GWTune's independent trials)",
+        help="add a start from the plan of the finished trial nearest in ε",
     )
     parser.add_argument(
         "--prune",
