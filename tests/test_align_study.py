@@ -128,3 +128,21 @@ def test_embedding_baseline_and_breakdown(small) -> None:
     assert table["videos"].sum() == 32 and table.height == 4
     with pytest.raises(ValueError, match="one label per video"):
         result.category_matching_rate(1, labels=["a"] * 3)
+
+
+def test_mds_share_of_variance_is_of_the_positive_eigenvalues() -> None:
+    from emoalign.alignment.embedding import mds
+
+    # A correlation RDM is not Euclidean: its double-centred Gram matrix has negative
+    # eigenvalues, and a share of the trace could exceed 1.
+    X = np.random.default_rng(4).random((60, 6))
+    D = emoalign.rdm(X, "correlation")
+    sq = D**2
+    B = -0.5 * (sq - sq.mean(1)[:, None] - sq.mean(0)[None, :] + sq.mean())
+    values = np.linalg.eigvalsh(B)
+    assert values.min() < -1e-8
+    for dim in (2, 5, 20):
+        out = mds(D, dim)
+        top = np.sort(values)[::-1][:dim]
+        assert out.kept == pytest.approx(np.clip(top, 0, None).sum() / values[values > 0].sum())
+        assert 0 < out.kept <= 1
