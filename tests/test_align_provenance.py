@@ -91,7 +91,7 @@ def test_cli_records_the_exact_command(tmp_path: Path) -> None:
     assert prov["interface"] == "cli"
     assert prov["command"] == "emoalign " + " ".join(argv)
     assert prov["seed"] == 3 and prov["sampler"] == "grid" and prov["eps_range"] == [2e-3, 1e-2]
-    assert prov["trials"] == {"requested": 2, "complete": 2, "failed": 0, "pruned": 0, "retries": 0}
+    assert prov["trials"] == {"requested": 2, "complete": 1, "failed": 0, "pruned": 1, "retries": 0}
     assert prov["storage"]["kind"] == "sqlite"
     assert prov["storage"]["location"] == str(tmp_path / "out" / "study.db")
     assert prov["metrics"] == {"source": "euclidean", "target": "euclidean"}

@@ -233,3 +233,28 @@ def test_a_plan_not_kept_is_recomputed_along_its_warm_chain(study, tmp_path: Pat
     assert recomputed.best_trial == kept.best_trial
     assert recomputed.trials["warm_from"].to_list() == kept.trials["warm_from"].to_list()
     np.testing.assert_allclose(recomputed.plan, kept.plan, atol=1e-9)
+
+
+def test_a_float32_search_reports_the_float64_fixed_point(study) -> None:
+    kwargs = {
+        "labels": study.labels,
+        "metric": "correlation",
+        "n_trials": 6,
+        "n_inits": 1,
+        "eps_range": (2e-3, 1e-2),
+        "seed": 0,
+        "sampler": "grid",
+        "prune": False,
+    }
+    exact = align(study.human, study.models["close"], **kwargs)
+    fast = align(study.human, study.models["close"], precision="float32", **kwargs)
+    # The trials ran in float32 (their values carry its rounding)...
+    np.testing.assert_allclose(fast.trials["gw_dist"], exact.trials["gw_dist"], rtol=1e-3)
+    assert fast.provenance["solver"]["precision"].startswith("float32")
+    # ...and the answer is float64's fixed point at the best trial's ε.
+    assert fast.best_trial == exact.best_trial and fast.plan.dtype == np.float64
+    assert fast.converged
+    assert fast.gw_dist == pytest.approx(exact.gw_dist, rel=1e-6)
+    np.testing.assert_allclose(fast.plan, exact.plan, atol=1e-6 / fast.n)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        align(study.human, study.models["close"], precision="float16", n_trials=1)

@@ -135,13 +135,14 @@ def _gw_default(name: str) -> Any:
     return inspect.signature(entropic_gw).parameters[name].default
 
 
-def solver(spec: SearchSpec, dtype: np.dtype[Any]) -> dict[str, Any]:
+def solver(spec: SearchSpec) -> dict[str, Any]:
     """The solver as the study ran it: method, loss, precision and stopping rules."""
     options = spec.options
+    float32 = options.precision == "float32"
     return {
         "method": "entropic Gromov-Wasserstein, projected gradient with Sinkhorn projections",
         "loss": _gw_default("loss_fun"),
-        "precision": str(dtype),
+        "precision": ("float32 trials, the best plan refined in float64" if float32 else "float64"),
         "accelerate": _gw_default("accelerate"),
         "max_iter": options.max_iter,
         "tol": options.tol,
@@ -156,7 +157,6 @@ def collect(
     call: str,
     spec: SearchSpec,
     metrics: tuple[str | None, str | None],
-    dtype: np.dtype[Any],
     storage: str | os.PathLike[str] | BaseStorage | None,
     trials: pl.DataFrame,
     started: str,
@@ -177,7 +177,7 @@ def collect(
         "inits": list(spec.kinds),
         "warm_start": spec.warm_start,
         "prune": None if spec.prune is None else spec.prune.improvement,
-        "solver": solver(spec, dtype),
+        "solver": solver(spec),
         "trials": {
             "requested": spec.n_trials,
             "complete": int(count.get("complete", 0)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,8 @@ from emoalign.alignment.pruning import PruneRule, StartAbandoned, StartWatch
 from emoalign.alignment.warm import WarmStart
 from emoalign.factored import LowRankRDM
 from emoalign.gw import GWResult, entropic_gw
+
+PRECISIONS = ("float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,18 @@ class SolverOptions:
     tol: float = 1e-7
     inner_max_iter: int = 1000
     inner_tol: float = 1e-5
+    precision: str = "float64"
+    """The arithmetic of the trials' solves; the study refines its best plan in float64."""
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+
+    def in_float64(self) -> SolverOptions:
+        """The same limits in float64 (for the refinement of a float32 study's best plan)."""
+        return replace(self, precision="float64")
 
     def solve(
         self,
@@ -46,9 +60,10 @@ class SolverOptions:
         callback: StartWatch | None = None,
     ) -> GWResult:
         """One entropic GW solve within these limits; convergence is judged by the caller."""
+        dtype = np.dtype(self.precision)
         return entropic_gw(
-            C1,
-            C2,
+            C1.astype(dtype) if isinstance(C1, LowRankRDM) else C1.astype(dtype, copy=False),
+            C2.astype(dtype) if isinstance(C2, LowRankRDM) else C2.astype(dtype, copy=False),
             p,
             q,
             epsilon=epsilon,

@@ -103,7 +103,6 @@ def paragraph(
     e = html.escape
     p = a.prepared
     spec = a.spec
-    solver = a.provenance.get("solver", {})
     lo, hi = spec.eps_range
     pairs = a.n * (a.n - 1) // 2
     kinds = sorted(set(spec.kinds))
@@ -130,9 +129,14 @@ def paragraph(
         f"They were then aligned without using video identities by entropic Gromov-Wasserstein "
         f"optimal transport {cite('peyre2016')} with uniform weights and the square loss, solved "
         f"by projected gradient with Sinkhorn projections in "
-        f"{e(str(solver.get('precision', 'float64')))} arithmetic (at most "
-        f"{spec.options.max_iter} iterations, stopping when the plan's relative change fell below "
-        f"{spec.options.tol:g}).",
+        + (
+            "float32 arithmetic for the search, the best trial's ε then solved again in float64 "
+            "from its plan"
+            if spec.options.precision == "float32"
+            else "float64 arithmetic"
+        )
+        + f" (at most {spec.options.max_iter} iterations, stopping when the plan's relative "
+        f"change fell below {spec.options.tol:g}).",
         f"The solver held the RDMs as {e(p.cost_form)} matrices"
         + (
             f": exact factors C = ABᵀ of the same RDMs {cite('scetbon2022')}, which give the same "
