@@ -118,12 +118,20 @@ def test_cowen_keltner_full_study(benchmark) -> None:
 
 @pytest.mark.skipif(not os.environ.get("EMOALIGN_BENCH_CK"), reason="set EMOALIGN_BENCH_CK=1")
 @pytest.mark.parametrize(
-    ("warm", "prune"), [(False, True), (False, False), (True, True)], ids=["prune", "plain", "warm"]
+    ("warm", "prune", "precision"),
+    [
+        (False, True, "float64"),
+        (False, False, "float64"),
+        (True, True, "float64"),
+        (False, True, "float32"),
+    ],
+    ids=["prune", "plain", "warm", "float32"],
 )
-def test_cowen_keltner_factored_study(benchmark, warm: bool, prune: bool) -> None:
+def test_cowen_keltner_factored_study(benchmark, warm: bool, prune: bool, precision: str) -> None:
     """The full study on factored correlation RDMs (ranks 35 and 15), 50 trials × 1 random
     start, ε in [1e-3, 1e-2]: with abandoned starts (the default), without (GWTune's
-    independent trials, every start solved to convergence), and with warm starts added."""
+    independent trials, every start solved to convergence), with warm starts added, and with
+    float32 trials (the best refined in float64)."""
     from emoalign.datasets import load_cowen_keltner
 
     ck = load_cowen_keltner(SHARED)
@@ -133,9 +141,16 @@ def test_cowen_keltner_factored_study(benchmark, warm: bool, prune: bool) -> Non
         result = align(
             ck.categories, ck.dimensions, labels=ck.labels, metric="correlation",
             eps_range=CK_EPS, n_trials=50, n_inits=1, seed=0, warm_start=warm, prune=prune,
+            precision=precision,
         )  # fmt: skip
         wall = time.perf_counter() - started
-        name = "warm" if warm else "prune" if prune else "plain"
+        name = (
+            "warm"
+            if warm
+            else precision
+            if precision != "float64"
+            else ("prune" if prune else "plain")
+        )
         TIMES[f"ck_{name}"] = wall
         states = dict(result.trials.group_by("state").len().iter_rows())
         print(
