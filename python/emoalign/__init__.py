@@ -34,6 +34,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "datasets": ("emoalign.datasets", None),
     "align": ("emoalign.alignment", "align"),
     "Alignment": ("emoalign.alignment", "Alignment"),
+    "LowRankAlignment": ("emoalign.alignment", "LowRankAlignment"),
     "matching_rate": ("emoalign.alignment", "matching_rate"),
     # The package itself, which is callable as query(): see emoalign/query/__init__.py.
     "query": ("emoalign.query", None),

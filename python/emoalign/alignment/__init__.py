@@ -4,6 +4,7 @@ matching-rate scoring, RSA, aligned embeddings and a shuffled baseline."""
 from __future__ import annotations
 
 from emoalign.alignment.api import align
+from emoalign.alignment.lowrank_study import LowRankAlignment
 from emoalign.alignment.matching import chance_rate, matching_rate, per_category
 from emoalign.alignment.result import Alignment
 from emoalign.alignment.synthetic import (
@@ -15,6 +16,7 @@ from emoalign.alignment.synthetic import (
 
 __all__ = [
     "Alignment",
+    "LowRankAlignment",
     "SyntheticPair",
     "SyntheticStudy",
     "align",

@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from emoalign.alignment import provenance
 from emoalign.alignment.inits import schedule
 from emoalign.alignment.inputs import prepare
+from emoalign.alignment.lowrank_study import LowRankAlignment, lowrank_study
 from emoalign.alignment.plans import FolderPlans, MemoryPlans, PlanStore
 from emoalign.alignment.pruning import PruneRule
 from emoalign.alignment.refine import refine as refine_plan
@@ -129,6 +130,54 @@ def _recompute_plan(
     return plan
 
 
+SOLVERS = ("entropic", "lowrank")
+# Settings of the ε search that a low-rank study has no use for.
+_SEARCH_ONLY = (
+    "eps_range", "n_trials", "init", "sampler", "storage", "study_name", "inner_tol",
+    "warm_start", "prune", "precision", "n_jobs", "refine", "plans_dir", "heartbeat",
+)  # fmt: skip
+
+
+def _lowrank(
+    prepared: Any,
+    given: dict[str, Any],
+    call: str,
+    started: str,
+    n_inits: int,
+    seed: int,
+    max_iter: int,
+    tol: float,
+    rank: int | None,
+) -> LowRankAlignment:
+    unused = [name for name in _SEARCH_ONLY if name in given]
+    if unused:
+        raise ValueError(
+            f"{', '.join(unused)}: settings of the ε search, which solver='lowrank' does not run "
+            f"(a low-rank coupling has no ε; its parameter is rank=)"
+        )
+    if isinstance(n_inits, bool) or not isinstance(n_inits, int) or n_inits < 1:
+        raise ValueError(f"n_inits must be a positive int, got {n_inits!r}")
+    # lowrank_gw's own limits unless given: its tol is on the value's decrease, not the plan's.
+    limits = {
+        "max_iter": max_iter if "max_iter" in given else 1000,
+        "tol": tol if "tol" in given else 1e-5,
+    }
+    record = {
+        "command": call,
+        "interface": "python",
+        "started": started,
+        "versions": provenance.versions(),
+        "seed": int(seed),
+        "metrics": {"source": prepared.source_metric, "target": prepared.target_metric},
+        "solver": {"method": "low-rank GW (mirror descent, Dykstra projections)", "rank": rank,
+                   "n_inits": n_inits, **limits},
+    }  # fmt: skip
+    result = lowrank_study(prepared, rank=rank, n_inits=n_inits, seed=int(seed), **limits,
+                           provenance=record)  # fmt: skip
+    record["finished"] = provenance.utc_now()
+    return result
+
+
 def _prune_rule(prune: bool | float) -> PruneRule | None:
     if isinstance(prune, bool):
         return PruneRule() if prune else None
@@ -177,13 +226,15 @@ def align(
     warm_start: bool = False,
     prune: bool | float = True,
     precision: str = "float64",
+    solver: str = "entropic",
+    rank: int | None = None,
     n_jobs: int = 1,
     refine: bool = False,
     plans_dir: str | os.PathLike[str] | None = None,
     heartbeat: int = 10,
     id_column: str | None = None,
     progress: bool = False,
-) -> Alignment:
+) -> Alignment | LowRankAlignment:
     r"""Align two emotion structures over the same videos: entropic GW with an ε search.
 
     Each side becomes an RDM over the videos (``emoalign.rdm``, scaled to a maximum of 1), and
@@ -268,6 +319,16 @@ def align(
         4e-5 (relative), and then solves the best trial's ε again in float64 from its plan: the
         reported plan and GW distance are float64's (the trials table keeps the float32
         values).
+    solver : {"entropic", "lowrank"}, default "entropic"
+        ``"entropic"``: the ε search above. ``"lowrank"``: a rank-``rank`` coupling
+        $P = Q\,\mathrm{diag}(1/g)\,R^\top$ by ``emoalign.lowrank_gw`` (Scetbon, Peyré &
+        Cuturi, 2022), from ``n_inits`` k-means starts, the lowest GW distance kept; it needs
+        factored costs (``metric`` sqeuclidean, cosine, correlation or spearman), has no ε,
+        forms nothing n × n, and aligns categories rather than single videos. It returns a
+        ``LowRankAlignment`` (matching rates streamed from the factors, no HTML report), and
+        refuses the ε search's settings.
+    rank : int, optional
+        The coupling's rank, for ``solver="lowrank"`` only (required there).
     n_jobs : int, default 1
         Trials run in threads.
     refine : bool, default False
@@ -285,8 +346,9 @@ def align(
 
     Returns
     -------
-    Alignment
-        The plan, best ε, GW distance, convergence, the trials table, matching rates with
+    Alignment or LowRankAlignment
+        (``LowRankAlignment`` for ``solver="lowrank"``.) The plan, best ε, GW distance,
+        convergence, the trials table, matching rates with
         chance levels, a per-category breakdown, RSA, aligned embeddings, a shuffled-ratings
         baseline and ``report(dir)``. Its ``provenance`` records versions, dates, this call
         (data described by type and shape), seeds, ε range, sampler, metrics, solver and
@@ -336,6 +398,13 @@ def align(
         labels=labels,
         id_column=id_column,
     )
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    given = _given(locals())
+    if solver == "lowrank":
+        return _lowrank(prepared, given, call, started, n_inits, seed, max_iter, tol, rank)
+    if rank is not None:
+        raise ValueError("rank= is for solver='lowrank'; the entropic study's plans are full rank")
     spec = SearchSpec(
         eps_range=(float(eps_range[0]), float(eps_range[1])),
         n_trials=n_trials,
