@@ -119,7 +119,7 @@ def _recompute_plan(
             spec.options,
             warm=warm if start["kind"] == "warm" else None,
         )
-        if plan is None or not np.isclose(result.gw_dist, t.value, rtol=1e-6, atol=1e-12):
+        if not np.isclose(result.gw_dist, t.value, rtol=1e-6, atol=1e-12):
             warnings.warn(
                 f"recomputing trial {t.number}'s plan gave GW distance {result.gw_dist:.6g}, "
                 f"not the recorded {t.value:.6g} (the solver is not bitwise reproducible here)",

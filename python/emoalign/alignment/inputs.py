@@ -257,15 +257,23 @@ def parse_labels(labels: Any, ids: list[str], has_ids: bool) -> NDArray[Any] | N
     return arr
 
 
-def _scaled_rdm(values: NDArray[np.float64], metric: str, name: str) -> NDArray[np.float64]:
-    cost = np.asarray(emoalign.rdm(values, metric=metric), dtype=np.float64)
+def _scaled(cost: Any, name: str) -> Any:
+    """``cost`` (a fresh dense RDM, divided in place, or factors) scaled to a maximum of 1.
+
+    GW costs are compared across sides: scaling each to a maximum of 1 makes ε mean the same for
+    any metric or rating scale.
+    """
     top = float(cost.max())
     if top <= 0:
         raise ValueError(f"all videos of the {name} are identical; there is no structure to align")
-    # GW costs are compared across sides: scaling each to a maximum of 1 makes ε mean the same
-    # for any metric or rating scale.
-    cost /= top
+    if isinstance(cost, LowRankRDM):
+        return cost / top
+    cost /= top  # in place: no second n x n array
     return cost
+
+
+def _scaled_rdm(values: NDArray[np.float64], metric: str, name: str) -> NDArray[np.float64]:
+    return _scaled(np.asarray(emoalign.rdm(values, metric=metric), dtype=np.float64), name)
 
 
 def _cost(
@@ -274,24 +282,12 @@ def _cost(
     """What the solver takes for one side, scaled to a maximum of 1: exact factors where the
     metric has them, else the dense RDM."""
     if is_rdm:
-        cost = np.array(values, dtype=np.float64)
-        top = float(cost.max())
-        if top <= 0:
-            raise ValueError(
-                f"all videos of the {name} are identical (its RDM is all zeros); there is no "
-                f"structure to align"
-            )
-        cost /= top
-        return cost
+        return _scaled(np.array(values, dtype=np.float64), name)
     if metric not in METRICS:
         raise ValueError(f"unknown {name} metric {metric!r}; choose from {', '.join(METRICS)}")
     if metric not in EXACT_METRICS:
         return _scaled_rdm(values, metric, name)
-    factors = rdm_factors(values, metric)
-    top = factors.max()
-    if top <= 0:
-        raise ValueError(f"all videos of the {name} are identical; there is no structure to align")
-    return factors / top
+    return _scaled(rdm_factors(values, metric), name)
 
 
 def _dense(
