@@ -228,7 +228,7 @@ def entropic_gw(
         loss of the plan the iteration started from, taken from the gradient the iteration
         computed (one more n × m pass; with float32 gradient increments it carries their
         rounding, about 1e-7 relative). Raising an exception stops the solve and propagates
-        (a study raises ``optuna.TrialPruned`` this way).
+        (a study abandons a start that cannot win this way).
     verbose : bool, default False
         Print the same numbers as a table.
     warn : bool, default True
