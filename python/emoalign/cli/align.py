@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from emoalign._urls import redact
@@ -132,12 +131,12 @@ def subsample(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The same seeded random subset of videos on both sides (for quick looks at large sets)."""
     from emoalign.alignment.inputs import parse_side
+    from emoalign.alignment.subsample import stratified_subsample
 
     ids = parse_side(source, "source", id_column).ids
     if ids is None or n < 3 or n > len(ids):
         raise ValueError(f"--subsample must be between 3 and the {len(ids or [])} source videos")
-    rng = np.random.default_rng(seed)
-    keep = sorted(ids[i] for i in rng.choice(len(ids), size=n, replace=False))
+    keep = [ids[i] for i in stratified_subsample(len(ids), n, seed=seed)]
 
     def pick(df: pl.DataFrame) -> pl.DataFrame:
         if "item" in df.columns and "value" in df.columns and "task" in df.columns:
