@@ -8,6 +8,7 @@ same label as i (category level). Rates are percentages of rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,10 @@ from numpy.typing import ArrayLike, NDArray
 _BAND_ELEMENTS = 1 << 18
 
 
-def _bands(n: int, m: int) -> range:
-    """Starts of bands of rows of an n × m plan, each about ``_BAND_ELEMENTS`` entries."""
-    return range(0, n, max(1, _BAND_ELEMENTS // max(1, m)))
+def _row_bands(n: int, m: int) -> Iterator[slice]:
+    """Bands of rows of an n × m plan, each about ``_BAND_ELEMENTS`` entries."""
+    step = max(1, _BAND_ELEMENTS // max(1, m))
+    return (slice(start, start + step) for start in range(0, n, step))
 
 
 def _check_plan(plan: Any) -> NDArray[np.floating[Any]]:
@@ -30,8 +32,7 @@ def _check_plan(plan: Any) -> NDArray[np.floating[Any]]:
         raise ValueError(f"plan must be a non-empty 2-D array, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise ValueError("plan must hold finite numbers")
-    step = _bands(*arr.shape).step
-    if not all(np.isfinite(arr[i : i + step]).all() for i in _bands(*arr.shape)):
+    if not all(np.isfinite(arr[band]).all() for band in _row_bands(*arr.shape)):
         raise ValueError("plan must hold finite numbers")
     return arr
 
@@ -75,8 +76,7 @@ def top_k(plan: ArrayLike, k: int) -> NDArray[np.intp]:
     arr = _check_plan(plan)
     n, m = arr.shape
     k = _check_k(k, m)
-    step = _bands(n, m).step
-    return np.vstack([top_k_columns(arr[i : i + step], k) for i in _bands(n, m)])
+    return np.vstack([top_k_columns(arr[band], k) for band in _row_bands(n, m)])
 
 
 def top_k_columns(rows: NDArray[np.floating], k: int) -> NDArray[np.intp]:
